@@ -1,0 +1,19 @@
+//! RabbitMQ: the topology both services declare, connecting, and a supervised link that
+//! reconnects by itself after the broker restarts.
+mod supervisor;
+mod topology;
+
+pub use supervisor::{Link, LinkState};
+pub use topology::{headers, Topology};
+
+use lapin::{Connection, ConnectionProperties};
+
+/// Opens a connection on the tokio runtime, named so operators can tell processes apart in
+/// the management UI (`rabbitmqctl list_connections client_properties`).
+pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio)
+        .with_connection_name(name.into());
+    Connection::connect(url, properties).await
+}

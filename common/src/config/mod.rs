@@ -1,0 +1,127 @@
+//! hookline's settings: one [`Settings`] with a section per concern, read from an optional
+//! TOML file and `HOOKLINE_`-prefixed environment variables (`HOOKLINE_DATABASE__URL`,
+//! `HOOKLINE_APP__SCOPES=READ,WRITE`), then validated.
+//!
+//! With no file and no variables the defaults run the embedded mode: SQLite in `./data`, the
+//! in-process queue, and a key file created on first run.
+mod sections;
+mod validate;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use sections::{
+    AmqpSettings, AppSettings, DatabaseSettings, LogFormat, LogSettings, SecuritySettings,
+    ServerSettings, WorkerSettings,
+};
+pub use validate::ConfigError;
+
+/// Environment variable naming the settings file when `--config` is not given.
+pub const CONFIG_FILE_ENV: &str = "HOOKLINE_CONFIG";
+
+/// Variables with this prefix configure the test suite, not hookline.
+const TEST_ENV_PREFIX: &str = "HOOKLINE_TEST_";
+
+/// Every setting of hookline.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where embedded-mode state lives (SQLite database, key file).
+    pub data_dir: DataDir,
+    /// The HTTP server of the ingress.
+    pub server: ServerSettings,
+    /// The database holding tenants, rules and the event ledger.
+    pub database: DatabaseSettings,
+    /// The RabbitMQ broker; absent means the in-process queue.
+    pub amqp: AmqpSettings,
+    /// The app's identity in its Connect descriptor.
+    pub app: AppSettings,
+    /// Secrets at rest and token checks.
+    pub security: SecuritySettings,
+    /// Event processing.
+    pub worker: WorkerSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The data directory (default `./data`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct DataDir(pub PathBuf);
+
+impl Default for DataDir {
+    fn default() -> Self {
+        Self(PathBuf::from("data"))
+    }
+}
+
+impl Settings {
+    /// Reads the settings: defaults, then the file (`path`, else `$HOOKLINE_CONFIG` if set),
+    /// then `HOOKLINE_*` variables; and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(path, std::env::vars())
+    }
+
+    /// [`Settings::load`] with the environment given explicitly (tests, tools).
+    pub fn load_from(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("HOOKLINE_"))
+            .collect();
+        let file = path
+            .map(Path::to_path_buf)
+            .or_else(|| vars.get(CONFIG_FILE_ENV).map(PathBuf::from));
+        let settings_vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(name, _)| name != CONFIG_FILE_ENV && !name.starts_with(TEST_ENV_PREFIX))
+            .collect();
+        let mut builder = config::Config::builder();
+        if let Some(file) = &file {
+            if !file.is_file() {
+                return Err(ConfigError::MissingFile(file.clone()));
+            }
+            builder = builder.add_source(config::File::from(file.as_path()));
+        }
+        let environment = config::Environment::with_prefix("HOOKLINE")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("app.scopes")
+            .with_list_parse_key("app.webhooks")
+            .with_list_parse_key("app.allowed_base_url_hosts")
+            .with_list_parse_key("amqp.retry_delays_secs")
+            .source(Some(settings_vars));
+        let settings: Self = builder
+            .add_source(environment)
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.0.join("hookline.db").display()
+            ),
+        }
+    }
+
+    /// The key file, defaulting to `hookline.key` in the data directory.
+    pub fn key_file(&self) -> PathBuf {
+        self.security
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.0.join("hookline.key"))
+    }
+}

@@ -1,0 +1,228 @@
+//! The sections of [`super::Settings`], each with defaults for the embedded mode.
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The ingress HTTP server.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind (default `127.0.0.1`; `0.0.0.0` in containers).
+    pub host: String,
+    /// Port to bind (default 8080; 0 picks a free one).
+    pub port: u16,
+    /// Largest accepted request body, bytes (default 1 MiB).
+    pub body_limit_bytes: u64,
+    /// How long in-flight requests may take to finish on shutdown, seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// The database.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://...` or `sqlite://path?mode=rwc`; default: SQLite in the data directory.
+    pub url: Option<String>,
+    /// Largest connection pool.
+    pub max_connections: u32,
+    /// How long a tenant stays in the in-memory cache, seconds.
+    pub tenant_cache_ttl_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            tenant_cache_ttl_secs: 300,
+        }
+    }
+}
+
+/// The RabbitMQ broker.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// `amqp://user:pass@host:5672/vhost`; absent means the in-process queue.
+    pub url: Option<String>,
+    /// Prefix of every exchange and queue name.
+    pub prefix: String,
+    /// How long the ingress waits for a publisher confirm before answering 503, ms.
+    pub confirm_timeout_ms: u64,
+    /// Delays of the retry queues, seconds, in order.
+    pub retry_delays_secs: Vec<u64>,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: "hookline".into(),
+            confirm_timeout_ms: 5_000,
+            retry_delays_secs: vec![5, 30, 120, 600],
+        }
+    }
+}
+
+/// The app's identity, as its descriptor presents it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppSettings {
+    /// The app key (`key` in the descriptor, `iss` of app tokens).
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Description shown to admins.
+    pub description: String,
+    /// The public URL Atlassian reaches the app at.
+    pub base_url: String,
+    /// Vendor name and URL.
+    pub vendor_name: String,
+    /// Vendor URL.
+    pub vendor_url: String,
+    /// Descriptor scopes.
+    pub scopes: Vec<String>,
+    /// Subscribed webhooks as `product:event` (`jira:jira:issue_created`, `confluence:page_created`).
+    pub webhooks: Vec<String>,
+    /// Whether installs use signed-install (RS256); `false` is the legacy mode.
+    pub signed_install: bool,
+    /// Where signed-install public keys are fetched from (`{url}/{kid}`).
+    pub install_keys_url: String,
+    /// Hosts a tenant's `baseUrl` may have (`*.atlassian.net` matches any subdomain).
+    pub allowed_base_url_hosts: Vec<String>,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        let webhooks = [
+            "jira:jira:issue_created",
+            "jira:jira:issue_updated",
+            "jira:jira:issue_deleted",
+            "jira:comment_created",
+            "jira:comment_updated",
+            "confluence:page_created",
+            "confluence:page_updated",
+            "confluence:comment_created",
+        ];
+        Self {
+            key: "hookline".into(),
+            name: "hookline".into(),
+            description: "Rules that act on Jira and Confluence events.".into(),
+            base_url: "http://localhost:8080".into(),
+            vendor_name: "hookline".into(),
+            vendor_url: "https://github.com/hookline/hookline".into(),
+            scopes: vec!["READ".into(), "WRITE".into()],
+            webhooks: webhooks.map(String::from).to_vec(),
+            signed_install: true,
+            install_keys_url: "https://connect-install-keys.atlassian.com".into(),
+            allowed_base_url_hosts: vec![
+                "*.atlassian.net".into(),
+                "*.jira.com".into(),
+                "*.jira-dev.com".into(),
+            ],
+        }
+    }
+}
+
+/// Secrets at rest and token checks.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// File holding the encryption keys (`kid=base64` lines, first active); default
+    /// `{data_dir}/hookline.key`, created with mode 0600 on first run.
+    pub key_file: Option<PathBuf>,
+    /// The keys inline instead (`kid1=BASE64,kid2=BASE64`, first active), e.g. from a secret store.
+    pub encryption_keys: Option<String>,
+    /// Clock skew allowed on `exp`/`iat`, seconds.
+    pub jwt_leeway_secs: u64,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            key_file: None,
+            encryption_keys: None,
+            jwt_leeway_secs: 30,
+        }
+    }
+}
+
+impl fmt::Debug for SecuritySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecuritySettings")
+            .field("key_file", &self.key_file)
+            .field(
+                "encryption_keys",
+                &self.encryption_keys.as_ref().map(|_| "<redacted>"),
+            )
+            .field("jwt_leeway_secs", &self.jwt_leeway_secs)
+            .finish()
+    }
+}
+
+/// Event processing.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Unacknowledged events a worker holds at once (its concurrency).
+    pub prefetch: u16,
+    /// Attempts before an event is dead-lettered.
+    pub max_attempts: u32,
+    /// Timeout of one call to Jira or Confluence, seconds.
+    pub http_timeout_secs: u64,
+    /// Connect timeout of calls to Jira or Confluence, seconds.
+    pub http_connect_timeout_secs: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            prefetch: 64,
+            max_attempts: 6,
+            http_timeout_secs: 20,
+            http_connect_timeout_secs: 5,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log pipelines.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `hookline=debug,info` (`RUST_LOG` wins when set).
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}

@@ -1,0 +1,227 @@
+//! Refusing unsafe or contradictory settings with a message that names the setting.
+use std::path::PathBuf;
+
+use thiserror::Error;
+use url::Url;
+
+use super::Settings;
+
+/// Why the settings could not be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The named settings file does not exist.
+    #[error("the settings file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A value could not be read (bad TOML, wrong type, unknown key).
+    #[error("the settings could not be read: {0}")]
+    Invalid(String),
+    /// A value or combination is refused.
+    #[error("unsafe settings: {setting}: {reason}")]
+    Unsafe {
+        /// The setting at fault, e.g. `app.base_url`.
+        setting: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
+
+fn unsafe_setting(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Unsafe {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Whether a URL points at this machine (where plain HTTP and test hosts are acceptable).
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost" || domain.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn https_unless_loopback(setting: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value)
+        .map_err(|e| unsafe_setting(setting, format!("{value:?} is not an absolute URL ({e})")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(unsafe_setting(
+            setting,
+            format!("{value} must use https (plain http is only allowed for localhost)"),
+        )),
+        other => Err(unsafe_setting(
+            setting,
+            format!("scheme {other} is not http(s)"),
+        )),
+    }
+}
+
+impl Settings {
+    /// Checks every rule; the first violation is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let base_url = https_unless_loopback("app.base_url", &self.app.base_url)?;
+        https_unless_loopback("app.install_keys_url", &self.app.install_keys_url)?;
+        if self.app.key.is_empty() || self.app.key.len() > 64 {
+            return Err(unsafe_setting("app.key", "must be 1 to 64 characters"));
+        }
+        if self.app.allowed_base_url_hosts.is_empty() {
+            return Err(unsafe_setting(
+                "app.allowed_base_url_hosts",
+                "is empty, so no tenant could ever install",
+            ));
+        }
+        let allows_any = self.app.allowed_base_url_hosts.iter().any(|h| h == "*");
+        if allows_any && !is_loopback(&base_url) {
+            return Err(unsafe_setting(
+                "app.allowed_base_url_hosts",
+                "\"*\" lets a forged install aim signed requests at any host; it is only \
+                 allowed while app.base_url is localhost",
+            ));
+        }
+        for webhook in &self.app.webhooks {
+            match webhook.split_once(':') {
+                Some(("jira" | "confluence", event)) if !event.is_empty() => {}
+                _ => {
+                    return Err(unsafe_setting(
+                        "app.webhooks",
+                        format!("{webhook:?} is not product:event with product jira or confluence"),
+                    ))
+                }
+            }
+        }
+        if self.security.key_file.is_some() && self.security.encryption_keys.is_some() {
+            return Err(unsafe_setting(
+                "security.encryption_keys",
+                "set either security.key_file or security.encryption_keys, not both",
+            ));
+        }
+        if self.security.jwt_leeway_secs > 300 {
+            return Err(unsafe_setting(
+                "security.jwt_leeway_secs",
+                "more than 300 s would accept long-expired tokens",
+            ));
+        }
+        let body_limit = self.server.body_limit_bytes;
+        if body_limit == 0 || body_limit > 64 * 1024 * 1024 {
+            return Err(unsafe_setting(
+                "server.body_limit_bytes",
+                "must be 1 byte to 64 MiB",
+            ));
+        }
+        if self.worker.prefetch == 0 {
+            return Err(unsafe_setting("worker.prefetch", "must be at least 1"));
+        }
+        if self.worker.max_attempts == 0 {
+            return Err(unsafe_setting("worker.max_attempts", "must be at least 1"));
+        }
+        if self.amqp.retry_delays_secs.is_empty() {
+            return Err(unsafe_setting(
+                "amqp.retry_delays_secs",
+                "needs at least one delay",
+            ));
+        }
+        let prefix_ok = !self.amqp.prefix.is_empty()
+            && self.amqp.prefix.len() <= 64
+            && self
+                .amqp
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !prefix_ok {
+            return Err(unsafe_setting(
+                "amqp.prefix",
+                "must be 1 to 64 characters of A-Z a-z 0-9 - _ .",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load_from(
+            None,
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn the_defaults_need_no_file_and_pass_validation() {
+        let settings = load(&[]).expect("defaults are valid");
+        assert_eq!(settings.app.scopes, ["READ", "WRITE"]);
+        assert!(settings.database_url().starts_with("sqlite://"));
+        assert!(settings.amqp.url.is_none());
+    }
+
+    #[test]
+    fn environment_variables_override_nested_settings_and_lists() {
+        let settings = load(&[
+            ("HOOKLINE_DATABASE__URL", "postgres://db/hookline"),
+            ("HOOKLINE_SERVER__PORT", "9000"),
+            ("HOOKLINE_APP__SCOPES", "READ,WRITE,DELETE"),
+            ("HOOKLINE_TEST_DATABASE_URL", "ignored: configures tests"),
+        ])
+        .expect("valid");
+        assert_eq!(settings.database_url(), "postgres://db/hookline");
+        assert_eq!(settings.server.port, 9000);
+        assert_eq!(settings.app.scopes, ["READ", "WRITE", "DELETE"]);
+    }
+
+    #[test]
+    fn a_public_http_base_url_is_refused() {
+        let error = load(&[("HOOKLINE_APP__BASE_URL", "http://hookline.example.com")]).unwrap_err();
+        assert!(error.to_string().contains("app.base_url"), "{error}");
+    }
+
+    #[test]
+    fn allowing_every_host_is_refused_outside_localhost() {
+        let error = load(&[
+            ("HOOKLINE_APP__BASE_URL", "https://hookline.example.com"),
+            ("HOOKLINE_APP__ALLOWED_BASE_URL_HOSTS", "*"),
+        ])
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("allowed_base_url_hosts"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn both_key_sources_at_once_are_refused() {
+        let error = load(&[
+            ("HOOKLINE_SECURITY__KEY_FILE", "/tmp/k"),
+            ("HOOKLINE_SECURITY__ENCRYPTION_KEYS", "k1=AAAA"),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("security"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_setting_is_a_clear_error() {
+        let error = load(&[("HOOKLINE_SERVER__PROT", "9000")]).unwrap_err();
+        assert!(error.to_string().contains("prot"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_settings_file_is_named() {
+        let error =
+            Settings::load_from(Some("/nonexistent/hookline.toml".as_ref()), []).unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/hookline.toml"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_encryption_keys_never_appear_in_debug_output() {
+        let settings =
+            load(&[("HOOKLINE_SECURITY__ENCRYPTION_KEYS", "k1=c2VjcmV0LWtleQ==")]).expect("valid");
+        assert!(!format!("{settings:?}").contains("c2VjcmV0"));
+    }
+}

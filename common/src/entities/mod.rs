@@ -1,0 +1,6 @@
+//! sea-orm entities of the tables created by the `migrations` crate.
+//!
+//! These are raw rows: secrets are still encrypted. Use [`crate::tenant::TenantStore`] for the
+//! decrypted domain records.
+
+pub mod tenants;

@@ -1,0 +1,27 @@
+//! Shared building blocks of hookline: everything that crosses a process boundary.
+//!
+//! - [`amqp`]: RabbitMQ topology, connection and a self-healing link.
+//! - [`envelope`]: the versioned queue message between ingress and worker.
+//! - [`base_url`]: which tenant `baseUrl`s are acceptable (the SSRF guard).
+//! - [`queue`]: the producer side of the event queue ([`queue::EventPublisher`]).
+//! - [`config`]: layered settings (file + `HOOKLINE_` environment) with validation.
+//! - [`telemetry`]: tracing subscriber set-up.
+//! - [`connect`]: the Atlassian Connect JWT core (canonical request, qsh, verify, sign).
+//! - [`crypto`]: encryption at rest of tenant secrets (AES-256-GCM, rotatable key ids).
+//! - [`tenant`]: the tenant model, its store and cache.
+//! - [`entities`]: sea-orm entities of the tables created by the `migrations` crate.
+//! - [`db`]: connecting to the database and applying migrations.
+
+pub mod amqp;
+pub mod base_url;
+pub mod config;
+pub mod connect;
+pub mod crypto;
+pub mod db;
+pub mod entities;
+pub mod envelope;
+pub mod queue;
+pub mod telemetry;
+pub mod tenant;
+#[cfg(feature = "test-support")]
+pub mod testing;

@@ -1,0 +1,21 @@
+//! Database schema of hookline, as sea-orm migrations that run on PostgreSQL and SQLite.
+//!
+//! Each migration lives in its own file named `mYYYYMMDD_NNNNNN_what.rs`; add new ones at the end
+//! of [`Migrator::migrations`] and never edit one that has shipped.
+
+use sea_orm_migration::prelude::*;
+
+/// Re-exported so callers can run [`Migrator::up`] without depending on sea-orm-migration.
+pub use sea_orm_migration::MigratorTrait;
+
+mod m20261126_000001_create_tenants;
+
+/// Applies and reverts every migration of hookline, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_tenants::Migration)]
+    }
+}
