@@ -1,0 +1,12 @@
+//! The ingress: hookline's thin, hardened HTTP front door.
+//!
+//! It serves the app descriptor, handles the install lifecycle, verifies the Connect JWT of
+//! every webhook and answers 2xx only once the queue has confirmed the event.
+pub mod auth;
+pub mod errors;
+pub mod install_keys;
+pub mod metrics;
+pub mod publisher;
+pub mod routes;
+pub mod startup;
+pub mod state;

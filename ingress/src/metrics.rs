@@ -1,0 +1,171 @@
+//! The ingress's Prometheus metrics (`hookline_` prefix, base units, no tenant labels).
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// Handles to every metric; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_duration: HistogramVec,
+    jwt_rejections: IntCounterVec,
+    publish_confirm: HistogramVec,
+    publish_failures: IntCounterVec,
+    broker_connected: IntGauge,
+    installs: IntCounterVec,
+    events_accepted: IntCounterVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
+    metric
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: Vec<f64>,
+) -> HistogramVec {
+    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
+    metric
+}
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+impl Metrics {
+    /// Creates every metric in a fresh registry.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let broker_connected = IntGauge::new(
+            "hookline_broker_connected",
+            "1 while the ingress has a confirmed channel to the broker",
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(broker_connected.clone()))
+            .expect("metric registered once");
+        Self {
+            requests: counter(
+                &registry,
+                "hookline_http_requests_total",
+                "HTTP requests by route and status",
+                &["route", "status"],
+            ),
+            request_duration: histogram(
+                &registry,
+                "hookline_http_request_duration_seconds",
+                "HTTP request duration by route",
+                &["route"],
+                LATENCY_BUCKETS.to_vec(),
+            ),
+            jwt_rejections: counter(
+                &registry,
+                "hookline_jwt_rejections_total",
+                "Refused Connect JWTs by reason",
+                &["reason"],
+            ),
+            publish_confirm: histogram(
+                &registry,
+                "hookline_publish_confirm_duration_seconds",
+                "Time from publish to broker confirm",
+                &["outcome"],
+                LATENCY_BUCKETS.to_vec(),
+            ),
+            publish_failures: counter(
+                &registry,
+                "hookline_publish_failures_total",
+                "Events not confirmed by the broker, by reason",
+                &["reason"],
+            ),
+            installs: counter(
+                &registry,
+                "hookline_lifecycle_total",
+                "Lifecycle callbacks by event and outcome",
+                &["event", "outcome"],
+            ),
+            events_accepted: counter(
+                &registry,
+                "hookline_events_accepted_total",
+                "Webhooks confirmed by the broker, by product",
+                &["product"],
+            ),
+            broker_connected,
+            registry,
+        }
+    }
+
+    /// Counts a finished request.
+    pub fn observe_request(&self, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[route, &status.to_string()])
+            .inc();
+        self.request_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a refused token.
+    pub fn jwt_rejected(&self, reason: &str) {
+        self.jwt_rejections.with_label_values(&[reason]).inc();
+    }
+
+    /// Records a publish and how long its confirm took.
+    pub fn publish_finished(&self, outcome: Result<(), &str>, elapsed: Duration) {
+        let label = match outcome {
+            Ok(()) => "ack",
+            Err(reason) => {
+                self.publish_failures.with_label_values(&[reason]).inc();
+                "failed"
+            }
+        };
+        self.publish_confirm
+            .with_label_values(&[label])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the broker connection gauge.
+    pub fn set_broker_connected(&self, connected: bool) {
+        self.broker_connected.set(i64::from(connected));
+    }
+
+    /// Counts a lifecycle callback.
+    pub fn lifecycle(&self, event: &str, outcome: &str) {
+        self.installs.with_label_values(&[event, outcome]).inc();
+    }
+
+    /// Counts an accepted webhook.
+    pub fn event_accepted(&self, product: &str) {
+        self.events_accepted.with_label_values(&[product]).inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(error) = encoder.encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(%error, "cannot encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,164 @@
+//! Publishing events to RabbitMQ with publisher confirms over one supervised channel.
+//!
+//! Every request shares one confirm-mode channel: lapin pipelines publishes, so many are in
+//! flight at once and each awaits its own confirm. The channel lives in a [`Link`] that
+//! rebuilds it after the broker restarts; meanwhile publishes fail fast with `Unavailable`.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::amqp::{headers, Link, Topology};
+use common::envelope::{EventEnvelope, QueueMessage};
+use common::queue::{EventPublisher, PublishError};
+use futures::future::BoxFuture;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// Publishes to the topology's events exchange and waits for the broker's confirm.
+#[derive(Clone)]
+pub struct AmqpPublisher {
+    link: Link<Channel>,
+    topology: Topology,
+    app_id: String,
+    confirm_timeout: Duration,
+    metrics: Metrics,
+}
+
+impl AmqpPublisher {
+    /// Starts the supervised link: connect, open a confirm channel, declare the topology.
+    pub fn start(
+        url: &str,
+        topology: Topology,
+        app_id: &str,
+        confirm_timeout: Duration,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let declared = topology.clone();
+        let gauge = metrics.clone();
+        let link = Link::spawn(
+            url.to_owned(),
+            format!("{app_id}-ingress"),
+            move |connection: Arc<Connection>| {
+                let topology = declared.clone();
+                let gauge = gauge.clone();
+                async move {
+                    let channel = connection.create_channel().await?;
+                    channel
+                        .confirm_select(ConfirmSelectOptions::default())
+                        .await?;
+                    topology.declare(&channel).await?;
+                    gauge.set_broker_connected(true);
+                    let on_error = gauge.clone();
+                    channel.on_error(move |_| on_error.set_broker_connected(false));
+                    Ok(channel)
+                }
+            },
+            shutdown,
+        );
+        Self {
+            link,
+            topology,
+            app_id: app_id.to_owned(),
+            confirm_timeout,
+            metrics,
+        }
+    }
+
+    /// Waits until the broker link is up, for start-up and tests.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        self.link.wait_up(timeout).await.is_some()
+    }
+
+    async fn publish(&self, event: &EventEnvelope) -> Result<(), PublishError> {
+        let channel = self.link.current().ok_or(PublishError::Unavailable)?;
+        if !channel.status().connected() {
+            self.broken();
+            return Err(PublishError::Unavailable);
+        }
+        let payload = QueueMessage::EventV1(event.clone()).to_bytes();
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let confirm = channel
+            .basic_publish(
+                &self.topology.events_exchange(),
+                &event.routing_key(),
+                options,
+                &payload,
+                self.properties(event),
+            )
+            .await
+            .map_err(|error| {
+                self.broken();
+                PublishError::Channel(error.to_string())
+            })?;
+        match tokio::time::timeout(self.confirm_timeout, confirm).await {
+            Err(_) => Err(PublishError::Timeout),
+            Ok(Err(error)) => {
+                self.broken();
+                Err(PublishError::Channel(error.to_string()))
+            }
+            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            // Acked but returned: no queue is bound, so the event would be lost.
+            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Rejected("unroutable")),
+            Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Rejected("nack")),
+            Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Rejected("confirms off")),
+        }
+    }
+
+    fn broken(&self) {
+        self.metrics.set_broker_connected(false);
+        self.link.report_broken();
+    }
+
+    fn properties(&self, event: &EventEnvelope) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        for (name, value) in [
+            (headers::CLIENT_KEY, event.client_key.as_str()),
+            (headers::PRODUCT, event.product.as_str()),
+            (headers::EVENT, event.event.as_str()),
+        ] {
+            headers.insert(
+                ShortString::from(name),
+                AMQPValue::LongString(LongString::from(value)),
+            );
+        }
+        BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(ShortString::from("application/json"))
+            .with_message_id(ShortString::from(event.delivery_id()))
+            .with_app_id(ShortString::from(self.app_id.as_str()))
+            .with_timestamp(u64::try_from(event.received_at.timestamp()).unwrap_or_default())
+            .with_headers(headers)
+    }
+}
+
+impl EventPublisher for AmqpPublisher {
+    fn publish_confirmed<'a>(
+        &'a self,
+        event: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = self.publish(event).await;
+            let outcome = result.as_ref().map(|_| ()).map_err(PublishError::code);
+            self.metrics.publish_finished(outcome, started.elapsed());
+            if let Err(error) = &result {
+                tracing::warn!(event_id = %event.event_id, reason = error.code(), "event not confirmed");
+            }
+            result
+        })
+    }
+
+    fn is_ready(&self) -> bool {
+        self.link
+            .current()
+            .is_some_and(|channel| channel.status().connected())
+    }
+}

@@ -1,0 +1,57 @@
+//! The ingress's routes, one file per resource, composed with one rejection handler.
+mod descriptor;
+mod health;
+pub mod lifecycle;
+mod metrics;
+mod webhooks;
+
+use std::convert::Infallible;
+
+use warp::{Filter, Reply};
+
+use crate::errors::handle_rejection;
+use crate::state::AppState;
+
+pub use descriptor::render_descriptor;
+
+/// Injects the shared state into a handler.
+pub fn with_state(
+    state: AppState,
+) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// Every route, with metrics per request and JSON errors.
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let metrics = state.metrics.clone();
+    let observe = warp::log::custom(move |info| {
+        metrics.observe_request(
+            route_label(info.path()),
+            info.status().as_u16(),
+            info.elapsed(),
+        );
+    });
+    descriptor::route(state.clone())
+        .or(lifecycle::routes(state.clone()))
+        .or(webhooks::route(state.clone()))
+        .or(health::routes(state.clone()))
+        .or(metrics::route(state))
+        .recover(handle_rejection)
+        .with(observe)
+}
+
+/// A low-cardinality name for the route a path belongs to.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/atlassian-connect.json" => "descriptor",
+        "/installed" => "installed",
+        "/uninstalled" => "uninstalled",
+        "/enabled" => "enabled",
+        "/disabled" => "disabled",
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        p if p.starts_with("/webhooks/") => "webhook",
+        _ => "other",
+    }
+}

@@ -1,0 +1,186 @@
+//! Building and running the ingress: `Application::build(settings) → port() → run_until_stopped()`.
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use common::amqp::Topology;
+use common::base_url::BaseUrlPolicy;
+use common::config::Settings;
+use common::connect::Verifier;
+use common::crypto::Keyring;
+use common::queue::EventPublisher;
+use common::tenant::TenantStore;
+use tokio_util::sync::CancellationToken;
+
+use crate::install_keys::InstallKeys;
+use crate::metrics::Metrics;
+use crate::publisher::AmqpPublisher;
+use crate::routes::{render_descriptor, routes};
+use crate::state::AppState;
+
+/// How long start-up waits for the broker before serving anyway (answering 503 until it is up).
+const BROKER_WAIT: Duration = Duration::from_secs(10);
+
+/// A bound, ready-to-run ingress.
+pub struct Application {
+    address: SocketAddr,
+    server: Pin<Box<dyn Future<Output = ()> + Send>>,
+    state: AppState,
+    shutdown: CancellationToken,
+    grace: Duration,
+}
+
+impl Application {
+    /// Connects to the database (migrating it) and the broker, and binds the listener.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let Some(amqp_url) = settings.amqp.url.clone() else {
+            bail!("amqp.url is not set: the ingress needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
+        };
+        let metrics = Metrics::new();
+        let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
+        let publisher = AmqpPublisher::start(
+            &amqp_url,
+            topology,
+            &settings.app.key,
+            Duration::from_millis(settings.amqp.confirm_timeout_ms),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        if !publisher.wait_ready(BROKER_WAIT).await {
+            tracing::warn!("the broker is not reachable yet; webhooks get 503 until it is");
+        }
+        Self::build_with(settings, Arc::new(publisher), metrics, shutdown).await
+    }
+
+    /// Builds the ingress around a given publisher (the embedded mode's in-process queue).
+    pub async fn build_with(
+        settings: Settings,
+        publisher: Arc<dyn EventPublisher>,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let db = common::db::connect(&settings.database_url())
+            .await
+            .context("connecting to the database")?;
+        common::db::migrate(&db)
+            .await
+            .context("migrating the database")?;
+        let keyring = load_keyring(&settings)?;
+        let tenants = TenantStore::new(
+            db.clone(),
+            Arc::new(keyring),
+            Duration::from_secs(settings.database.tenant_cache_ttl_secs),
+        );
+        let state = AppState {
+            install_keys: InstallKeys::new(&settings.app.install_keys_url)
+                .context("building the install key client")?,
+            verifier: Verifier::new(settings.security.jwt_leeway_secs),
+            base_urls: BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts),
+            descriptor: Arc::new(render_descriptor(&settings.app)),
+            db,
+            tenants,
+            publisher,
+            metrics,
+            settings: Arc::new(settings),
+        };
+        Self::bind(state, shutdown)
+    }
+
+    fn bind(state: AppState, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let server = &state.settings.server;
+        let address: SocketAddr = format!("{}:{}", server.host, server.port)
+            .parse()
+            .with_context(|| format!("server.host {:?} is not an IP address", server.host))?;
+        let grace = Duration::from_secs(server.shutdown_grace_secs);
+        let stop = shutdown.clone();
+        let (address, server) = warp::serve(routes(state.clone()))
+            .try_bind_with_graceful_shutdown(address, async move { stop.cancelled().await })
+            .with_context(|| format!("binding {address}"))?;
+        tracing::info!(%address, "ingress listening");
+        Ok(Self {
+            address,
+            server: Box::pin(server),
+            state,
+            shutdown,
+            grace,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The shared state (tests reach the tenant store through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the shutdown token fires, then lets in-flight requests finish within the
+    /// grace period.
+    pub async fn run_until_stopped(self) {
+        let Self {
+            server,
+            shutdown,
+            grace,
+            ..
+        } = self;
+        let mut server = server;
+        tokio::select! {
+            () = &mut server => return,
+            () = shutdown.cancelled() => {}
+        }
+        if tokio::time::timeout(grace, server).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "in-flight requests did not finish within the grace period"
+            );
+        }
+        tracing::info!("ingress stopped");
+    }
+}
+
+/// The encryption keys: inline from the settings, else the key file (created on first run).
+pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+    match &settings.security.encryption_keys {
+        Some(spec) => Keyring::from_spec(spec).context("reading security.encryption_keys"),
+        None => {
+            let path = settings.key_file();
+            Keyring::load_or_create_key_file(&path)
+                .with_context(|| format!("loading the key file {}", path.display()))
+        }
+    }
+}
+
+/// A token cancelled on SIGTERM or Ctrl-C.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    trigger.cancel();
+                    return;
+                }
+            };
+        #[cfg(unix)]
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        trigger.cancel();
+    });
+    token
+}

@@ -1,0 +1,35 @@
+//! What every handler can reach: cheap-to-clone handles only.
+use std::sync::Arc;
+
+use common::base_url::BaseUrlPolicy;
+use common::config::Settings;
+use common::connect::Verifier;
+use common::queue::EventPublisher;
+use common::tenant::TenantStore;
+use sea_orm::DatabaseConnection;
+
+use crate::install_keys::InstallKeys;
+use crate::metrics::Metrics;
+
+/// Shared state of the ingress.
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated settings.
+    pub settings: Arc<Settings>,
+    /// The database (readiness checks).
+    pub db: DatabaseConnection,
+    /// Tenants, with their read-through cache.
+    pub tenants: TenantStore,
+    /// Where verified events go.
+    pub publisher: Arc<dyn EventPublisher>,
+    /// Signed-install public keys.
+    pub install_keys: InstallKeys,
+    /// Verifier of product-issued tokens.
+    pub verifier: Verifier,
+    /// The allow-list for tenant `baseUrl`s.
+    pub base_urls: BaseUrlPolicy,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// The descriptor, rendered once from the settings.
+    pub descriptor: Arc<serde_json::Value>,
+}

@@ -1,0 +1,276 @@
+//! `spawn_app()`: a real ingress on port 0 against real PostgreSQL and RabbitMQ, with a fresh
+//! database, a unique queue prefix and a local signed-install key server, plus typed helpers.
+#![allow(dead_code)] // each test file uses a different subset
+
+pub mod key_server;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::amqp::Topology;
+use common::config::Settings;
+use common::connect::sign::product_token;
+use common::connect::{CanonicalRequest, Claims, SharedSecret};
+use common::testing::{amqp_url, unique_prefix, BrokerCleanup, TestDatabase};
+use ingress::startup::Application;
+use ingress::state::AppState;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use lapin::options::BasicGetOptions;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use key_server::KeyServer;
+
+pub const APP_BASE_URL: &str = "https://hookline.test";
+pub const KID: &str = "test-key-1";
+pub const INSTALL_PRIVATE_KEY: &[u8] = include_bytes!("../../../fixtures/keys/install-private.pem");
+pub const INSTALL_PUBLIC_KEY: &[u8] = include_bytes!("../../../fixtures/keys/install-public.pem");
+pub const OTHER_PRIVATE_KEY: &[u8] = include_bytes!("../../../fixtures/keys/other-private.pem");
+
+/// How the app under test is configured.
+#[derive(Clone)]
+pub struct TestOptions {
+    pub signed_install: bool,
+    /// Overrides the broker URL (a proxy the test can cut).
+    pub amqp_url: Option<String>,
+    pub body_limit_bytes: u64,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            signed_install: true,
+            amqp_url: None,
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub topology: Topology,
+    pub key_server: KeyServer,
+    pub shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    _broker: BrokerCleanup,
+    _db: TestDatabase,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    let db = TestDatabase::postgres().await;
+    let key_server = KeyServer::start(HashMap::from([(
+        KID.to_owned(),
+        INSTALL_PUBLIC_KEY.to_vec(),
+    )]))
+    .await;
+    let prefix = unique_prefix();
+    let settings = settings(&db, &key_server, &prefix, &options);
+    let topology = Topology::new(&prefix, &settings.amqp.retry_delays_secs);
+    let shutdown = CancellationToken::new();
+    let application = Application::build(settings, shutdown.clone())
+        .await
+        .expect("the ingress builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let state = application.state().clone();
+    let server = tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        state,
+        topology: topology.clone(),
+        key_server,
+        shutdown,
+        server,
+        _broker: BrokerCleanup { topology },
+        _db: db,
+    }
+}
+
+fn settings(
+    db: &TestDatabase,
+    key_server: &KeyServer,
+    prefix: &str,
+    options: &TestOptions,
+) -> Settings {
+    let vars = [
+        ("HOOKLINE_SERVER__PORT", "0".to_owned()),
+        (
+            "HOOKLINE_SERVER__BODY_LIMIT_BYTES",
+            options.body_limit_bytes.to_string(),
+        ),
+        ("HOOKLINE_DATABASE__URL", db.url.clone()),
+        (
+            "HOOKLINE_AMQP__URL",
+            options.amqp_url.clone().unwrap_or_else(amqp_url),
+        ),
+        ("HOOKLINE_AMQP__PREFIX", prefix.to_owned()),
+        ("HOOKLINE_AMQP__CONFIRM_TIMEOUT_MS", "2000".to_owned()),
+        ("HOOKLINE_APP__BASE_URL", APP_BASE_URL.to_owned()),
+        (
+            "HOOKLINE_APP__SIGNED_INSTALL",
+            options.signed_install.to_string(),
+        ),
+        ("HOOKLINE_APP__INSTALL_KEYS_URL", key_server.url()),
+        (
+            "HOOKLINE_SECURITY__ENCRYPTION_KEYS",
+            "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
+        ),
+    ];
+    Settings::load_from(None, vars.map(|(k, v)| (k.to_owned(), v)))
+        .expect("test settings are valid")
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A Jira tenant's install body.
+pub fn install_body(client_key: &str, secret: &str) -> Value {
+    json!({
+        "key": "hookline",
+        "clientKey": client_key,
+        "sharedSecret": secret,
+        "baseUrl": format!("https://{client_key}.atlassian.net"),
+        "displayUrl": format!("https://{client_key}.atlassian.net"),
+        "productType": "jira",
+        "description": "Atlassian JIRA at https://example.atlassian.net",
+        "eventType": "installed",
+        "serverVersion": "100254",
+        "pluginsVersion": "1001.0.0-SNAPSHOT"
+    })
+}
+
+/// Signs a signed-install (RS256) token as Atlassian does for `path` (`/installed`).
+pub fn install_token(
+    client_key: &str,
+    path: &str,
+    private_key: &[u8],
+    kid: &str,
+    aud: &str,
+) -> String {
+    let claims = Claims {
+        iss: Some(client_key.to_owned()),
+        iat: Some(now()),
+        exp: Some(now() + 180),
+        aud: vec![aud.to_owned()],
+        qsh: Some(CanonicalRequest::new("POST", path, "").qsh().to_string()),
+        ..Claims::default()
+    };
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    encode(
+        &header,
+        &claims,
+        &EncodingKey::from_rsa_pem(private_key).expect("pem"),
+    )
+    .expect("signs")
+}
+
+/// An HS256 token from the product for `method path`.
+pub fn hs_token(client_key: &str, secret: &str, method: &str, path: &str) -> String {
+    let request = CanonicalRequest::new(method, path, "");
+    product_token(client_key, &SharedSecret::new(secret), &request, now(), 180).expect("signs")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs a JSON body with an optional `Authorization: JWT` token.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("JWT {token}"));
+        }
+        request.send().await.expect("the ingress answers")
+    }
+
+    /// Installs (signed-install) and enables a Jira tenant.
+    pub async fn install_tenant(&self, client_key: &str, secret: &str) {
+        let token = install_token(
+            client_key,
+            "/installed",
+            INSTALL_PRIVATE_KEY,
+            KID,
+            APP_BASE_URL,
+        );
+        let response = self
+            .post(
+                "/installed",
+                Some(&token),
+                &install_body(client_key, secret),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            204,
+            "install of {client_key}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        let token = hs_token(client_key, secret, "POST", "/enabled");
+        let mut body = install_body(client_key, secret);
+        body["eventType"] = json!("enabled");
+        let response = self.post("/enabled", Some(&token), &body).await;
+        assert_eq!(response.status(), 204, "enable of {client_key}");
+    }
+
+    /// Sends a signed webhook as Jira does.
+    pub async fn post_webhook(
+        &self,
+        client_key: &str,
+        secret: &str,
+        path: &str,
+        body: &[u8],
+        webhook_id: Option<&str>,
+    ) -> reqwest::Response {
+        let token = hs_token(client_key, secret, "POST", path);
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("Authorization", format!("JWT {token}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        if let Some(id) = webhook_id {
+            request = request.header("X-Atlassian-Webhook-Identifier", id);
+        }
+        request.send().await.expect("the ingress answers")
+    }
+
+    /// Takes every message now on the work queue (waiting up to `wait` for the first).
+    pub async fn drain_work_queue(&self, wait: Duration) -> Vec<lapin::message::BasicGetMessage> {
+        let connection = common::amqp::connect(&amqp_url(), "hookline-test-reader")
+            .await
+            .expect("broker");
+        let channel = connection.create_channel().await.expect("channel");
+        let mut messages = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let got = channel
+                .basic_get(
+                    &self.topology.work_queue(),
+                    BasicGetOptions { no_ack: true },
+                )
+                .await
+                .expect("basic.get");
+            match got {
+                Some(message) => messages.push(message),
+                None if !messages.is_empty() || tokio::time::Instant::now() >= deadline => break,
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let _ = connection.close(200, "done").await;
+        messages
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+    }
+}
