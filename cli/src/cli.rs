@@ -16,6 +16,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole pipeline (ingress and worker) in one process.
+    ///
+    /// With no options it uses the embedded default: SQLite and a durable local queue in the
+    /// data directory. With --amqp-url and --database-url it uses RabbitMQ and PostgreSQL.
+    Up(UpArgs),
+    /// A one-minute tour: the pipeline and the Connect simulator together, two tenants, a few
+    /// webhooks, and what was posted back.
+    Demo(DemoArgs),
     /// Apply or inspect database migrations.
     Migrate(MigrateArgs),
     /// Connect JWT tools: decode and check tokens, compute query string hashes.
@@ -93,4 +101,30 @@ pub struct InspectArgs {
     /// Clock skew allowed on exp and iat, seconds.
     #[arg(long, default_value_t = 30)]
     pub leeway: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Port of the ingress (0 picks a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to bind.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Where the embedded mode keeps its database and key file.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Use RabbitMQ at this URL instead of the local queue.
+    #[arg(long, value_name = "URL")]
+    pub amqp_url: Option<String>,
+    /// Use this database (postgres://… or sqlite://…) instead of SQLite in the data directory.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its database (a temporary directory by default).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }

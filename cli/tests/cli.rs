@@ -133,3 +133,90 @@ fn an_invalid_setting_is_reported_by_name() {
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("app.base_url"), "{error}");
 }
+
+#[test]
+fn demo_runs_the_whole_pipeline_and_prints_the_posted_comments() {
+    let output = hookline(&["demo"]);
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("KAN-1      comment"), "{text}");
+    assert!(
+        text.contains("Thanks! KAN-2 (Export is slow) is queued for triage."),
+        "{text}"
+    );
+    assert!(text.contains("New page <b>Release notes 2.0</b>"), "{text}");
+    assert!(
+        text.contains("2 comments on Jira") && text.contains("0 refused calls"),
+        "{text}"
+    );
+}
+
+#[test]
+fn up_serves_the_descriptor_on_the_embedded_default_and_stops_on_sigterm() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["up", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .env_remove("HOOKLINE_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let url = format!("http://127.0.0.1:{port}/atlassian-connect.json");
+    let mut descriptor = None;
+    for _ in 0..100 {
+        if let Ok(body) = http_get(&url) {
+            descriptor = Some(body);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let descriptor: serde_json::Value =
+        serde_json::from_str(&descriptor.expect("the descriptor is served")).expect("json");
+    assert_eq!(descriptor["baseUrl"], format!("http://localhost:{port}"));
+    assert!(dir.path().join("hookline.db").exists() && dir.path().join("hookline.key").exists());
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("exits");
+    assert!(exit.success(), "a clean exit on SIGTERM");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    assert!(out.contains("hookline is up (embedded"), "{out}");
+}
+
+/// A blocking GET with the standard library (the test has no runtime).
+fn http_get(url: &str) -> Result<String, std::io::Error> {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let (host, path) = address.split_once('/').expect("a path");
+    let mut stream = std::net::TcpStream::connect(host)?;
+    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or(std::io::ErrorKind::InvalidData)?;
+    if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") {
+        Ok(body.to_owned())
+    } else {
+        Err(std::io::ErrorKind::InvalidData.into())
+    }
+}

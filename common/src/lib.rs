@@ -4,6 +4,8 @@
 //! - [`envelope`]: the versioned queue message between ingress and worker.
 //! - [`base_url`]: which tenant `baseUrl`s are acceptable (the SSRF guard).
 //! - [`queue`]: the producer side of the event queue ([`queue::EventPublisher`]).
+//! - [`rules`]: tenant rules (conditions, actions, templates) and their store.
+//! - [`ledger`]: the per-tenant event ledger, also the idempotency key of every effect.
 //! - [`config`]: layered settings (file + `HOOKLINE_` environment) with validation.
 //! - [`telemetry`]: tracing subscriber set-up.
 //! - [`connect`]: the Atlassian Connect JWT core (canonical request, qsh, verify, sign).
@@ -20,7 +22,10 @@ pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod envelope;
+pub mod ledger;
 pub mod queue;
+pub mod rules;
+pub mod shutdown;
 pub mod telemetry;
 pub mod tenant;
 #[cfg(feature = "test-support")]

@@ -6,7 +6,7 @@ use ingress::startup::Application;
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(None)?;
     init_subscriber(get_subscriber(&settings.log));
-    let shutdown = ingress::startup::shutdown_on_signal();
+    let shutdown = common::shutdown::shutdown_on_signal();
     let application = Application::build(settings, shutdown).await?;
     application.run_until_stopped().await;
     Ok(())

@@ -28,10 +28,19 @@ pub struct AmqpPublisher {
     metrics: Metrics,
 }
 
+/// The name the ingress gives its broker connection: unique per app key and queue prefix, so
+/// operators (and tests sharing one broker) can tell each ingress apart in `rabbitmqctl
+/// list_connections client_properties`.
+pub fn connection_name(app_key: &str, prefix: &str) -> String {
+    format!("{app_key}-ingress-{prefix}")
+}
+
 impl AmqpPublisher {
-    /// Starts the supervised link: connect, open a confirm channel, declare the topology.
+    /// Starts the supervised link: connect as `connection_name`, open a confirm channel,
+    /// declare the topology.
     pub fn start(
         url: &str,
+        connection_name: String,
         topology: Topology,
         app_id: &str,
         confirm_timeout: Duration,
@@ -42,7 +51,7 @@ impl AmqpPublisher {
         let gauge = metrics.clone();
         let link = Link::spawn(
             url.to_owned(),
-            format!("{app_id}-ingress"),
+            connection_name,
             move |connection: Arc<Connection>| {
                 let topology = declared.clone();
                 let gauge = gauge.clone();
@@ -105,8 +114,12 @@ impl AmqpPublisher {
                 Err(PublishError::Channel(error.to_string()))
             }
             Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            // Acked but returned: no queue is bound, so the event would be lost.
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Rejected("unroutable")),
+            // Acked but returned: no queue is bound, so the event would be lost. The queue or
+            // its binding was deleted under us: rebuilding the link declares them again.
+            Ok(Ok(Confirmation::Ack(Some(_)))) => {
+                self.broken();
+                Err(PublishError::Rejected("unroutable"))
+            }
             Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Rejected("nack")),
             Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Rejected("confirms off")),
         }

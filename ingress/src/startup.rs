@@ -10,14 +10,13 @@ use common::amqp::Topology;
 use common::base_url::BaseUrlPolicy;
 use common::config::Settings;
 use common::connect::Verifier;
-use common::crypto::Keyring;
 use common::queue::EventPublisher;
 use common::tenant::TenantStore;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
-use crate::publisher::AmqpPublisher;
+use crate::publisher::{connection_name, AmqpPublisher};
 use crate::routes::{render_descriptor, routes};
 use crate::state::AppState;
 
@@ -31,6 +30,9 @@ pub struct Application {
     state: AppState,
     shutdown: CancellationToken,
     grace: Duration,
+    /// Stops the broker link when dropped: only after the server has drained, because
+    /// in-flight webhooks still publish during the grace period.
+    broker_link: Option<DropGuard>,
 }
 
 impl Application {
@@ -40,19 +42,25 @@ impl Application {
             bail!("amqp.url is not set: the ingress needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
         };
         let metrics = Metrics::new();
+        let broker_link = CancellationToken::new();
         let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
         let publisher = AmqpPublisher::start(
             &amqp_url,
+            connection_name(&settings.app.key, &settings.amqp.prefix),
             topology,
             &settings.app.key,
             Duration::from_millis(settings.amqp.confirm_timeout_ms),
             metrics.clone(),
-            shutdown.clone(),
+            broker_link.clone(),
         );
         if !publisher.wait_ready(BROKER_WAIT).await {
             tracing::warn!("the broker is not reachable yet; webhooks get 503 until it is");
         }
-        Self::build_with(settings, Arc::new(publisher), metrics, shutdown).await
+        let broker_link = broker_link.drop_guard();
+        let mut application =
+            Self::build_with(settings, Arc::new(publisher), metrics, shutdown).await?;
+        application.broker_link = Some(broker_link);
+        Ok(application)
     }
 
     /// Builds the ingress around a given publisher (the embedded mode's in-process queue).
@@ -68,7 +76,7 @@ impl Application {
         common::db::migrate(&db)
             .await
             .context("migrating the database")?;
-        let keyring = load_keyring(&settings)?;
+        let keyring = settings.keyring()?;
         let tenants = TenantStore::new(
             db.clone(),
             Arc::new(keyring),
@@ -106,6 +114,7 @@ impl Application {
             state,
             shutdown,
             grace,
+            broker_link: None,
         })
     }
 
@@ -126,6 +135,7 @@ impl Application {
             server,
             shutdown,
             grace,
+            broker_link,
             ..
         } = self;
         let mut server = server;
@@ -139,48 +149,7 @@ impl Application {
                 "in-flight requests did not finish within the grace period"
             );
         }
+        drop(broker_link);
         tracing::info!("ingress stopped");
     }
-}
-
-/// The encryption keys: inline from the settings, else the key file (created on first run).
-pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
-    match &settings.security.encryption_keys {
-        Some(spec) => Keyring::from_spec(spec).context("reading security.encryption_keys"),
-        None => {
-            let path = settings.key_file();
-            Keyring::load_or_create_key_file(&path)
-                .with_context(|| format!("loading the key file {}", path.display()))
-        }
-    }
-}
-
-/// A token cancelled on SIGTERM or Ctrl-C.
-pub fn shutdown_on_signal() -> CancellationToken {
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::error!(%error, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    trigger.cancel();
-                    return;
-                }
-            };
-        #[cfg(unix)]
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutdown requested");
-        trigger.cancel();
-    });
-    token
 }

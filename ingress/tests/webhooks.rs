@@ -159,3 +159,37 @@ async fn bad_webhooks_get_their_documented_status_and_enqueue_nothing() {
         .is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_in_the_jwt_query_parameter_is_accepted_and_binds_the_query() {
+    let app = spawn_app().await;
+    app.install_tenant("tenant-a", "secret-a").await;
+    let target = format!("{ISSUE_CREATED}?user_id=admin&issue=ABC-1");
+    let token = hs_token("tenant-a", "secret-a", "POST", &target);
+
+    let response = app
+        .client
+        .post(app.url(&format!("{target}&jwt={token}")))
+        .body("{}")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 202);
+
+    // The same token on another query is refused: the query is part of the qsh.
+    let response = app
+        .client
+        .post(app.url(&format!(
+            "{ISSUE_CREATED}?user_id=someone-else&issue=ABC-1&jwt={token}"
+        )))
+        .body("{}")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.expect("json body");
+    assert_eq!(body["code"], "jwt_qsh_mismatch");
+
+    assert_eq!(app.drain_work_queue(Duration::from_secs(5)).await.len(), 1);
+    app.stop().await;
+}

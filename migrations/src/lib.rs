@@ -9,6 +9,9 @@ use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigratorTrait;
 
 mod m20261126_000001_create_tenants;
+mod m20261126_000002_create_rules;
+mod m20261126_000003_create_event_ledger;
+mod m20261126_000004_create_local_queue;
 
 /// Applies and reverts every migration of hookline, in order.
 pub struct Migrator;
@@ -16,6 +19,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_tenants::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_tenants::Migration),
+            Box::new(m20261126_000002_create_rules::Migration),
+            Box::new(m20261126_000003_create_event_ledger::Migration),
+            Box::new(m20261126_000004_create_local_queue::Migration),
+        ]
     }
 }

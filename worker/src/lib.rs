@@ -1,1 +1,11 @@
-//! worker
+//! The worker: consumes events, loads each tenant's rules, and performs the matching actions
+//! against the tenant's Jira or Confluence with JWT-signed calls. Redelivery never repeats an
+//! effect: the event ledger is the idempotency key.
+pub mod actions;
+pub mod client;
+pub mod consumer;
+pub mod dispatch;
+pub mod local;
+pub mod metrics;
+pub mod startup;
+pub mod throttle;

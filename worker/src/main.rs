@@ -1,1 +1,13 @@
-fn main() {}
+use common::config::Settings;
+use common::shutdown::shutdown_on_signal;
+use common::telemetry::{get_subscriber, init_subscriber};
+use worker::startup::Worker;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load(None)?;
+    init_subscriber(get_subscriber(&settings.log));
+    let worker = Worker::build(settings, shutdown_on_signal()).await?;
+    worker.run_until_stopped().await;
+    Ok(())
+}

@@ -124,4 +124,13 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| self.data_dir.0.join("hookline.key"))
     }
+
+    /// The encryption keys: inline from `security.encryption_keys`, else the key file
+    /// (created with mode 0600 on first run).
+    pub fn keyring(&self) -> Result<crate::crypto::Keyring, crate::crypto::CryptoError> {
+        match &self.security.encryption_keys {
+            Some(spec) => crate::crypto::Keyring::from_spec(spec),
+            None => crate::crypto::Keyring::load_or_create_key_file(self.key_file()),
+        }
+    }
 }

@@ -184,6 +184,10 @@ pub struct WorkerSettings {
     pub http_timeout_secs: u64,
     /// Connect timeout of calls to Jira or Confluence, seconds.
     pub http_connect_timeout_secs: u64,
+    /// Port of the worker's `/metrics` and `/healthz` (on `server.host`; 0 picks a free one).
+    pub metrics_port: u16,
+    /// How long a tenant's rules stay cached, seconds (changes made elsewhere show up within it).
+    pub rules_cache_ttl_secs: u64,
 }
 
 impl Default for WorkerSettings {
@@ -193,6 +197,8 @@ impl Default for WorkerSettings {
             max_attempts: 6,
             http_timeout_secs: 20,
             http_connect_timeout_secs: 5,
+            metrics_port: 9091,
+            rules_cache_ttl_secs: 30,
         }
     }
 }

@@ -3,4 +3,7 @@
 //! These are raw rows: secrets are still encrypted. Use [`crate::tenant::TenantStore`] for the
 //! decrypted domain records.
 
+pub mod event_ledger;
+pub mod local_queue;
+pub mod rules;
 pub mod tenants;

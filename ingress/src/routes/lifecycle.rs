@@ -226,6 +226,17 @@ async fn toggled(
     }
     let verified = authenticate(state, token, request, QshRule::Request).await?;
     same_tenant(verified.tenant.client_key.as_str(), payload)?;
+    if verified.tenant.state == TenantState::Uninstalled {
+        // Only `installed` (with a new secret) brings a site back: a late `disabled` must not
+        // hide the uninstall, and the retired secret must not re-enable the site.
+        return match event {
+            Lifecycle::Disabled => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "tenant_uninstalled",
+                "the app is uninstalled from this site; install it again",
+            )),
+        };
+    }
     let target = if event == Lifecycle::Enabled {
         TenantState::Enabled
     } else {

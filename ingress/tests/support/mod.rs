@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use common::amqp::Topology;
 use common::config::Settings;
-use common::connect::sign::product_token;
+use common::connect::sign::{product_token, sign_hs256};
 use common::connect::{CanonicalRequest, Claims, SharedSecret};
+use common::tenant::{ClientKey, Tenant};
 use common::testing::{amqp_url, unique_prefix, BrokerCleanup, TestDatabase};
 use ingress::startup::Application;
 use ingress::state::AppState;
@@ -34,6 +35,8 @@ pub struct TestOptions {
     /// Overrides the broker URL (a proxy the test can cut).
     pub amqp_url: Option<String>,
     pub body_limit_bytes: u64,
+    /// Overrides the signed-install key server (a closed port, to make it unreachable).
+    pub install_keys_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -42,6 +45,7 @@ impl Default for TestOptions {
             signed_install: true,
             amqp_url: None,
             body_limit_bytes: 1024 * 1024,
+            install_keys_url: None,
         }
     }
 }
@@ -50,7 +54,11 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// The name of this test's own database.
+    pub database_name: String,
     pub topology: Topology,
+    /// The queue prefix of this app (also part of its broker connection name).
+    pub prefix: String,
     pub key_server: KeyServer,
     pub shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
@@ -83,7 +91,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         address,
         client: reqwest::Client::new(),
         state,
+        database_name: url::Url::parse(&db.url)
+            .expect("the database URL parses")
+            .path()
+            .trim_start_matches('/')
+            .to_owned(),
         topology: topology.clone(),
+        prefix,
         key_server,
         shutdown,
         server,
@@ -116,7 +130,13 @@ fn settings(
             "HOOKLINE_APP__SIGNED_INSTALL",
             options.signed_install.to_string(),
         ),
-        ("HOOKLINE_APP__INSTALL_KEYS_URL", key_server.url()),
+        (
+            "HOOKLINE_APP__INSTALL_KEYS_URL",
+            options
+                .install_keys_url
+                .clone()
+                .unwrap_or_else(|| key_server.url()),
+        ),
         (
             "HOOKLINE_SECURITY__ENCRYPTION_KEYS",
             "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
@@ -172,6 +192,76 @@ pub fn install_token(
     .expect("signs")
 }
 
+/// A signed-install token for `path` from the key server's own key, as Atlassian sends it.
+pub fn signed_install_token(client_key: &str, path: &str) -> String {
+    install_token(client_key, path, INSTALL_PRIVATE_KEY, KID, APP_BASE_URL)
+}
+
+/// The install body of `client_key` re-labelled as another lifecycle `event`.
+pub fn lifecycle_body(client_key: &str, secret: &str, event: &str) -> Value {
+    let mut body = install_body(client_key, secret);
+    body["eventType"] = json!(event);
+    body
+}
+
+/// Signs arbitrary claims with HS256, for tokens the product would never send.
+pub fn hs_token_with(claims: &Claims, secret: &str) -> String {
+    sign_hs256(claims, &SharedSecret::new(secret)).expect("signs")
+}
+
+/// A local port that is bound (so no other test can take it) but not listening: every
+/// connection to it is refused.
+pub struct ClosedPort(tokio::net::TcpSocket);
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("bind");
+        Self(socket)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.0.local_addr().expect("an address"))
+    }
+}
+
+/// Asserts an error answer: its status and a JSON body `{code, message}` with that code.
+/// Returns the body text, for checks on what it must not contain.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> String {
+    let actual = response.status();
+    let text = response.text().await.expect("a body");
+    assert_eq!(actual, status, "status of an answer whose body is {text}");
+    let body: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("the error body is JSON, got {text:?}"));
+    assert_eq!(body["code"], code, "error code in {text}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "the error body has a message: {text}"
+    );
+    text
+}
+
+/// Polls `check` every 100 ms until it yields a value, failing with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// An HS256 token from the product for `method path`.
 pub fn hs_token(client_key: &str, secret: &str, method: &str, path: &str) -> String {
     let request = CanonicalRequest::new(method, path, "");
@@ -192,32 +282,98 @@ impl TestApp {
         request.send().await.expect("the ingress answers")
     }
 
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the ingress answers")
+    }
+
+    /// POSTs raw bytes with an optional `Authorization: JWT` token and extra headers.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("JWT {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the ingress answers")
+    }
+
+    /// Sends the signed-install `installed` callback of a Jira tenant (without enabling it).
+    pub async fn install(&self, client_key: &str, secret: &str) -> reqwest::Response {
+        let token = signed_install_token(client_key, "/installed");
+        self.post(
+            "/installed",
+            Some(&token),
+            &install_body(client_key, secret),
+        )
+        .await
+    }
+
+    /// Sends `enabled` or `disabled`, signed with `secret` as the product does.
+    pub async fn toggle(&self, event: &str, client_key: &str, secret: &str) -> reqwest::Response {
+        let path = format!("/{event}");
+        let token = hs_token(client_key, secret, "POST", &path);
+        self.post(
+            &path,
+            Some(&token),
+            &lifecycle_body(client_key, secret, event),
+        )
+        .await
+    }
+
+    /// The stored tenant, read through the app's own store.
+    pub async fn tenant(&self, client_key: &str) -> Option<Tenant> {
+        let key = ClientKey::parse(client_key).expect("a valid client key");
+        self.state
+            .tenants
+            .find_by_client_key(&key)
+            .await
+            .expect("the tenant store answers")
+    }
+
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("metrics text")
+    }
+
+    /// The name this app's broker connection carries.
+    pub fn connection_name(&self) -> String {
+        ingress::publisher::connection_name("hookline", &self.prefix)
+    }
+
+    /// Whether `run_until_stopped` has returned within `timeout` (after `shutdown` fired).
+    pub async fn stopped_within(&mut self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, &mut self.server)
+            .await
+            .is_ok()
+    }
+
     /// Installs (signed-install) and enables a Jira tenant.
     pub async fn install_tenant(&self, client_key: &str, secret: &str) {
-        let token = install_token(
-            client_key,
-            "/installed",
-            INSTALL_PRIVATE_KEY,
-            KID,
-            APP_BASE_URL,
-        );
-        let response = self
-            .post(
-                "/installed",
-                Some(&token),
-                &install_body(client_key, secret),
-            )
-            .await;
+        let response = self.install(client_key, secret).await;
         assert_eq!(
             response.status(),
             204,
             "install of {client_key}: {}",
             response.text().await.unwrap_or_default()
         );
-        let token = hs_token(client_key, secret, "POST", "/enabled");
-        let mut body = install_body(client_key, secret);
-        body["eventType"] = json!("enabled");
-        let response = self.post("/enabled", Some(&token), &body).await;
+        let response = self.toggle("enabled", client_key, secret).await;
         assert_eq!(response.status(), 204, "enable of {client_key}");
     }
 
@@ -271,6 +427,8 @@ impl TestApp {
 
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        if !self.server.is_finished() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        }
     }
 }

@@ -1,5 +1,9 @@
 //! Test support shared by every crate's integration tests (feature `test-support`): a fresh
 //! PostgreSQL database or SQLite file per test, a unique broker prefix, and clean-up on drop.
+mod proxy;
+
+pub use proxy::Proxy;
+
 use sea_orm::{ConnectionTrait, Database};
 
 use crate::amqp::Topology;
@@ -37,6 +41,47 @@ pub fn amqp_url() -> String {
 /// A prefix no other test uses, for queue and exchange names.
 pub fn unique_prefix() -> String {
     format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// Runs `rabbitmqctl` with `args` and returns its output (panics with the output on failure).
+pub async fn rabbitmqctl(args: &[&str]) -> String {
+    let output = tokio::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .await
+        .expect("rabbitmqctl runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The pids of the broker connections whose client named them `name` (`close_connection`
+/// takes a pid on RabbitMQ 3.10, not the `peer -> broker` connection name).
+pub async fn broker_connections_named(name: &str) -> Vec<String> {
+    let listing = rabbitmqctl(&[
+        "-q",
+        "--no-table-headers",
+        "list_connections",
+        "pid",
+        "client_properties",
+    ])
+    .await;
+    let quoted = format!("\"{name}\"");
+    listing
+        .lines()
+        .filter(|line| line.contains(&quoted) || line.contains(&format!("<<{quoted}>>")))
+        .filter_map(|line| line.split('\t').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Closes one broker connection from the broker's side, as a broker restart would.
+pub async fn close_broker_connection(pid: &str) {
+    rabbitmqctl(&["close_connection", pid, "closed by a hookline test"]).await;
 }
 
 /// A database that exists for one test: dropped (PostgreSQL) or deleted (SQLite) on drop,

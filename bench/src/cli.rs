@@ -1,0 +1,133 @@
+//! The command line: one subcommand per scenario.
+use clap::{Args, Parser, Subcommand};
+
+/// Load tests of hookline's ingress against real PostgreSQL and RabbitMQ.
+///
+/// Services are found as the test suite finds them: `HOOKLINE_TEST_DATABASE_URL` (default
+/// postgres://postgres@127.0.0.1:5432/test) and `HOOKLINE_TEST_AMQP_URL` (default the local
+/// broker as guest). Every run uses a fresh database and a unique queue prefix, and deletes both.
+#[derive(Debug, Parser)]
+#[command(name = "hookline-bench", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Log filter (`RUST_LOG` wins). The ingress logs a line per accepted event at `info`,
+    /// which is left out by default so the figures measure the pipeline, not the terminal.
+    #[arg(long, global = true, default_value = "warn")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The broker's own confirmed-publish rate on one confirm channel: the ingress's ceiling.
+    Ceiling(CeilingRunArgs),
+    /// Signed webhooks at an in-process ingress, closed loop (saturation) or at a fixed rate.
+    Ingress(IngressArgs),
+    /// Ceiling, ingress at saturation, ingress at half that rate and the broker alone at that
+    /// rate; ends with a Markdown table.
+    All(AllArgs),
+}
+
+/// Threads of the two runtimes sharing this process.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RuntimeArgs {
+    /// Worker threads of the ingress's own runtime (2, as `#[tokio::main]` gives the ingress
+    /// on a two-core machine); 0 runs it on the load generator's runtime.
+    #[arg(long, global = true, default_value_t = 2)]
+    pub ingress_threads: usize,
+    /// Worker threads of the load generator's runtime (which also runs the ceiling publisher).
+    #[arg(long, global = true, default_value_t = 1)]
+    pub load_threads: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CeilingArgs {
+    /// Messages to publish (after the warm-up).
+    #[arg(long, default_value_t = 50_000)]
+    pub messages: usize,
+    /// Confirms awaited at once on the channel (compare with the ingress's --concurrency).
+    #[arg(long, default_value_t = 64)]
+    pub in_flight: usize,
+    /// Message size; by default the exact envelope the ingress publishes for the fixture.
+    #[arg(long)]
+    pub body_bytes: Option<usize>,
+    /// Messages published first and left out of the figures.
+    #[arg(long, default_value_t = 2_000)]
+    pub warmup_messages: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CeilingRunArgs {
+    #[command(flatten)]
+    pub ceiling: CeilingArgs,
+    /// Messages per second (open loop: the broker's latency at that load); without it,
+    /// back to back.
+    #[arg(long)]
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Webhooks to send (after the warm-up).
+    #[arg(long, default_value_t = 50_000)]
+    pub requests: usize,
+    /// Connections, each with one request at a time.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Installed, enabled tenants the webhooks come from, in turn.
+    #[arg(long, default_value_t = 100)]
+    pub tenants: usize,
+    /// Webhooks sent first and left out of the figures (at least one per tenant, so every
+    /// tenant is in the ingress's cache when measuring starts).
+    #[arg(long, default_value_t = 2_000)]
+    pub warmup_requests: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IngressArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Offered load in requests per second (open loop); without it, closed loop.
+    #[arg(long)]
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AllArgs {
+    #[command(flatten)]
+    pub ceiling: CeilingArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runtime_flags_are_accepted_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "hookline-bench",
+            "ingress",
+            "--rate",
+            "500",
+            "--ingress-threads",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(cli.runtime.ingress_threads, 2);
+        let Command::Ingress(args) = cli.command else {
+            panic!("not the ingress scenario")
+        };
+        assert_eq!(args.rate, Some(500.0));
+        assert_eq!(args.load.tenants, 100);
+    }
+}

@@ -1,0 +1,28 @@
+//! `all`: the ceiling, the ingress at saturation, the ingress at half the rate it reached, and
+//! the broker alone at that same rate (how much of the latency is the broker's own), in one
+//! run so the figures share the machine's state; ends with the Markdown table.
+use crate::cli::{AllArgs, RuntimeArgs};
+use crate::load::Pace;
+use crate::report;
+
+/// The fraction of the saturation rate offered in the fixed-rate run.
+const HALF: f64 = 0.5;
+
+/// Runs the four measurements in order, printing each report as it finishes.
+pub async fn run(args: &AllArgs, runtime: RuntimeArgs) -> anyhow::Result<()> {
+    let ceiling = super::ceiling::run(&args.ceiling, Pace::Closed).await?;
+    println!("{}\n", report::ceiling(&ceiling));
+    let saturation = super::ingress::run(&args.load, Pace::Closed, runtime).await?;
+    println!("{}\n", report::ingress(&saturation));
+    let rate = saturation.load.accepted_per_sec() * HALF;
+    anyhow::ensure!(rate > 0.0, "the ingress accepted nothing at saturation");
+    let half = super::ingress::run(&args.load, Pace::Open { rate }, runtime).await?;
+    println!("{}\n", report::ingress(&half));
+    let broker_alone = super::ceiling::run(&args.ceiling, Pace::Open { rate }).await?;
+    println!("{}\n", report::ceiling(&broker_alone));
+    println!(
+        "{}",
+        report::summary_table(&ceiling, &saturation, &half, &broker_alone)
+    );
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! The scenarios behind the subcommands.
+pub mod all;
+pub mod ceiling;
+pub mod ingress;
+
+use crate::cli::{Command, RuntimeArgs};
+use crate::load::Pace;
+use crate::report;
+
+/// Runs one subcommand and prints its report on standard output.
+pub async fn run(command: Command, runtime: RuntimeArgs) -> anyhow::Result<()> {
+    match command {
+        Command::Ceiling(args) => {
+            let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
+            let result = ceiling::run(&args.ceiling, pace).await?;
+            println!("{}", report::ceiling(&result));
+        }
+        Command::Ingress(args) => {
+            let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
+            let result = ingress::run(&args.load, pace, runtime).await?;
+            println!("{}", report::ingress(&result));
+        }
+        Command::All(args) => all::run(&args, runtime).await?,
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! The whole pipeline in one process: the ingress and a worker. On the embedded default they
+//! share a SQLite database and the table-backed local queue; with `amqp.url` (and a
+//! `database.url`) set they use RabbitMQ and PostgreSQL exactly as separate services would.
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use common::config::Settings;
+use common::queue::local::LocalQueue;
+use ingress::startup::Application;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use worker::dispatch::Dispatcher;
+use worker::local::LocalConsumer;
+use worker::startup::{build_dispatcher, Worker};
+
+/// A running pipeline.
+pub struct Pipeline {
+    /// The ingress's port.
+    pub port: u16,
+    /// The ingress's state (tenant store, settings).
+    pub ingress: ingress::state::AppState,
+    /// The worker's dispatcher (rule store, ledger).
+    pub dispatcher: Arc<Dispatcher>,
+    /// The local queue, in the embedded mode.
+    pub local_queue: Option<LocalQueue>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Pipeline {
+    /// Starts the ingress and a worker; both stop when `shutdown` fires.
+    pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        if settings.database.url.is_none() {
+            std::fs::create_dir_all(&settings.data_dir.0).with_context(|| {
+                format!(
+                    "creating the data directory {}",
+                    settings.data_dir.0.display()
+                )
+            })?;
+        }
+        if settings.amqp.url.is_some() {
+            Self::with_broker(settings, shutdown).await
+        } else {
+            Self::embedded(settings, shutdown).await
+        }
+    }
+
+    async fn with_broker(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let application = Application::build(settings.clone(), shutdown.clone()).await?;
+        let worker = Worker::build(settings, shutdown).await?;
+        let dispatcher = worker.dispatcher().clone();
+        Ok(Self {
+            port: application.port(),
+            ingress: application.state().clone(),
+            dispatcher,
+            local_queue: None,
+            tasks: vec![
+                tokio::spawn(application.run_until_stopped()),
+                tokio::spawn(worker.run_until_stopped()),
+            ],
+        })
+    }
+
+    async fn embedded(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let db = common::db::connect(&settings.database_url())
+            .await
+            .context("opening the database")?;
+        common::db::migrate(&db)
+            .await
+            .context("migrating the database")?;
+        let queue = LocalQueue::new(db);
+        let application = Application::build_with(
+            settings.clone(),
+            Arc::new(queue.clone()),
+            ingress::metrics::Metrics::new(),
+            shutdown.clone(),
+        )
+        .await?;
+        let dispatcher =
+            Arc::new(build_dispatcher(&settings, worker::metrics::Metrics::new()).await?);
+        let consumer = LocalConsumer::new(
+            queue.clone(),
+            dispatcher.clone(),
+            dispatcher.metrics.clone(),
+            &settings.amqp.retry_delays_secs,
+            settings.worker.prefetch,
+            shutdown,
+        );
+        let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+        Ok(Self {
+            port: application.port(),
+            ingress: application.state().clone(),
+            dispatcher,
+            local_queue: Some(queue),
+            tasks: vec![
+                tokio::spawn(application.run_until_stopped()),
+                tokio::spawn(consumer.run(grace)),
+            ],
+        })
+    }
+
+    /// Waits until both halves have stopped (after the shutdown token fired).
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

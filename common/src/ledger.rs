@@ -1,0 +1,261 @@
+//! The event ledger: per tenant, the outcome of every (delivery, rule) pair. Its unique key
+//! `(client_key, delivery_id, rule_id)` is the idempotency key: an effect recorded `done` is
+//! never performed again, whatever the broker redelivers.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::entities::event_ledger::{self, Column, Entity as Ledger};
+use crate::tenant::{ClientKey, ProductType};
+
+/// The rule id that records the receipt of an event no rule matched.
+pub const NO_RULE: i64 = 0;
+
+/// Where a (delivery, rule) pair stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerStatus {
+    /// Started, not finished (a crash or a retry may be pending).
+    Pending,
+    /// The effect happened.
+    Done,
+    /// Received; no rule matched.
+    NoMatch,
+    /// Given up: a permanent failure or too many attempts.
+    Dead,
+}
+
+impl LedgerStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::NoMatch => "no_match",
+            Self::Dead => "dead",
+        }
+    }
+
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "done" => Self::Done,
+            "no_match" => Self::NoMatch,
+            "dead" => Self::Dead,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// Identifies one (tenant, delivery, rule) pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerKey {
+    /// The tenant.
+    pub client_key: ClientKey,
+    /// The delivery (webhook identifier or body hash).
+    pub delivery_id: String,
+    /// The rule, or [`NO_RULE`].
+    pub rule_id: i64,
+}
+
+/// What is known of the event when its pair is first recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt<'a> {
+    /// hookline's receipt id.
+    pub event_id: &'a str,
+    /// The event name.
+    pub event: &'a str,
+    /// The product.
+    pub product: ProductType,
+    /// The issue key or page id, when known.
+    pub subject: Option<&'a str>,
+}
+
+/// A ledger row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// The rule, or [`NO_RULE`].
+    pub rule_id: i64,
+    /// The delivery.
+    pub delivery_id: String,
+    /// The event name.
+    pub event: String,
+    /// The issue key or page id.
+    pub subject: Option<String>,
+    /// Where it stands.
+    pub status: LedgerStatus,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// The last failure's reason.
+    pub error: Option<String>,
+    /// The id of what the effect created.
+    pub result_id: Option<String>,
+    /// First seen.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Reads and writes the ledger.
+#[derive(Clone)]
+pub struct LedgerStore {
+    db: DatabaseConnection,
+}
+
+impl LedgerStore {
+    /// A ledger over `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    fn key_filter(key: &LedgerKey) -> Condition {
+        Condition::all()
+            .add(Column::ClientKey.eq(key.client_key.as_str()))
+            .add(Column::DeliveryId.eq(key.delivery_id.as_str()))
+            .add(Column::RuleId.eq(key.rule_id))
+    }
+
+    async fn insert_if_absent(
+        &self,
+        key: &LedgerKey,
+        receipt: Receipt<'_>,
+        status: LedgerStatus,
+    ) -> Result<(), DbErr> {
+        let now = Utc::now();
+        let row = event_ledger::ActiveModel {
+            id: NotSet,
+            client_key: Set(key.client_key.as_str().to_owned()),
+            delivery_id: Set(key.delivery_id.clone()),
+            rule_id: Set(key.rule_id),
+            event_id: Set(receipt.event_id.to_owned()),
+            event: Set(receipt.event.to_owned()),
+            product: Set(receipt.product.as_str().to_owned()),
+            subject: Set(receipt.subject.map(str::to_owned)),
+            status: Set(status.as_str().to_owned()),
+            attempts: Set(0),
+            error: Set(None),
+            result_id: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let conflict = OnConflict::columns([Column::ClientKey, Column::DeliveryId, Column::RuleId])
+            .do_nothing()
+            .to_owned();
+        Ledger::insert(row)
+            .on_conflict(conflict)
+            .exec_without_returning(&self.db)
+            .await
+            .map(drop)
+    }
+
+    /// Records that an attempt at the pair starts: creates it if new, counts the attempt if it
+    /// is still pending, and returns the row as it now stands (`done` means: do nothing).
+    pub async fn begin(&self, key: &LedgerKey, receipt: Receipt<'_>) -> Result<LedgerEntry, DbErr> {
+        self.insert_if_absent(key, receipt, LedgerStatus::Pending)
+            .await?;
+        Ledger::update_many()
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(Self::key_filter(key))
+            .filter(Column::Status.eq(LedgerStatus::Pending.as_str()))
+            .exec(&self.db)
+            .await?;
+        self.find(key)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("ledger row of rule {}", key.rule_id)))
+    }
+
+    /// Records the receipt of an event that matched no rule (idempotent).
+    pub async fn record_no_match(
+        &self,
+        key: &LedgerKey,
+        receipt: Receipt<'_>,
+    ) -> Result<(), DbErr> {
+        self.insert_if_absent(key, receipt, LedgerStatus::NoMatch)
+            .await
+    }
+
+    /// Marks the pair done, with the id of what it created.
+    pub async fn complete(&self, key: &LedgerKey, result_id: Option<&str>) -> Result<(), DbErr> {
+        self.set(key, LedgerStatus::Done, None, result_id).await
+    }
+
+    /// Records a failure: still pending (will be retried) or dead (given up).
+    pub async fn record_failure(
+        &self,
+        key: &LedgerKey,
+        reason: &str,
+        dead: bool,
+    ) -> Result<(), DbErr> {
+        let status = if dead {
+            LedgerStatus::Dead
+        } else {
+            LedgerStatus::Pending
+        };
+        self.set(key, status, Some(reason), None).await
+    }
+
+    async fn set(
+        &self,
+        key: &LedgerKey,
+        status: LedgerStatus,
+        error: Option<&str>,
+        result_id: Option<&str>,
+    ) -> Result<(), DbErr> {
+        Ledger::update_many()
+            .col_expr(Column::Status, Expr::value(status.as_str()))
+            .col_expr(Column::Error, Expr::value(error.map(str::to_owned)))
+            .col_expr(Column::ResultId, Expr::value(result_id.map(str::to_owned)))
+            .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(Self::key_filter(key))
+            .exec(&self.db)
+            .await
+            .map(drop)
+    }
+
+    /// The pair's row, if any.
+    pub async fn find(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>, DbErr> {
+        let row = Ledger::find()
+            .filter(Self::key_filter(key))
+            .one(&self.db)
+            .await?;
+        Ok(row.map(to_entry))
+    }
+
+    /// The tenant's most recent rows, optionally about one issue or page (newest first).
+    pub async fn activity(
+        &self,
+        client_key: &ClientKey,
+        subject: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<LedgerEntry>, DbErr> {
+        let mut query = Ledger::find().filter(Column::ClientKey.eq(client_key.as_str()));
+        if let Some(subject) = subject {
+            query = query.filter(Column::Subject.eq(subject));
+        }
+        let rows = query
+            .order_by_desc(Column::UpdatedAt)
+            .order_by_desc(Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(to_entry).collect())
+    }
+}
+
+fn to_entry(row: event_ledger::Model) -> LedgerEntry {
+    LedgerEntry {
+        rule_id: row.rule_id,
+        delivery_id: row.delivery_id,
+        event: row.event,
+        subject: row.subject,
+        status: LedgerStatus::parse(&row.status),
+        attempts: row.attempts,
+        error: row.error,
+        result_id: row.result_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}

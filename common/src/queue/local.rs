@@ -1,0 +1,194 @@
+//! The embedded mode's queue: a table in the same database, so an event the ingress answered
+//! 2xx for survives a restart. The semantics match the RabbitMQ path: at-least-once delivery
+//! (a lease that expires redelivers), retries with delays, dead letters. One process consumes
+//! it (the embedded mode runs a single worker loop).
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use tokio::sync::Notify;
+
+use super::{EventPublisher, PublishError};
+use crate::entities::local_queue::{self, Column, Entity as Queue};
+use crate::envelope::{EventEnvelope, QueueMessage};
+
+/// A message handed to the consumer.
+#[derive(Debug, Clone)]
+pub struct LocalDelivery {
+    /// The row id (to settle it).
+    pub id: i64,
+    /// The message, or why it could not be read.
+    pub message: Result<QueueMessage, String>,
+    /// hookline's attempt (1 for the first delivery).
+    pub attempt: u32,
+}
+
+/// The table-backed queue; cheap to clone.
+#[derive(Clone)]
+pub struct LocalQueue {
+    db: DatabaseConnection,
+    arrived: Arc<Notify>,
+}
+
+impl LocalQueue {
+    /// A queue in `db` (migrated).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            arrived: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Appends an event; durable once this returns.
+    pub async fn push(&self, event: &EventEnvelope) -> Result<(), DbErr> {
+        let now = Utc::now();
+        let row = local_queue::ActiveModel {
+            id: NotSet,
+            routing_key: Set(event.routing_key()),
+            message: Set(
+                String::from_utf8_lossy(&QueueMessage::EventV1(event.clone()).to_bytes())
+                    .into_owned(),
+            ),
+            attempt: Set(1),
+            available_at: Set(now),
+            claimed_until: Set(None),
+            dead: Set(false),
+            dead_reason: Set(None),
+            created_at: Set(now),
+        };
+        Queue::insert(row).exec_without_returning(&self.db).await?;
+        self.arrived.notify_one();
+        Ok(())
+    }
+
+    /// Leases up to `limit` ready messages for `lease` (after which they are redelivered).
+    pub async fn claim(&self, limit: u64, lease: Duration) -> Result<Vec<LocalDelivery>, DbErr> {
+        let now = Utc::now();
+        let ready = Condition::all()
+            .add(Column::Dead.eq(false))
+            .add(Column::AvailableAt.lte(now))
+            .add(
+                Condition::any()
+                    .add(Column::ClaimedUntil.is_null())
+                    .add(Column::ClaimedUntil.lt(now)),
+            );
+        let rows = Queue::find()
+            .filter(ready.clone())
+            .order_by_asc(Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let until = now
+            + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            // Claim each row only if it is still ready (a guard against a second claimer).
+            let result = Queue::update_many()
+                .col_expr(Column::ClaimedUntil, Expr::value(Some(until)))
+                .filter(Column::Id.eq(row.id))
+                .filter(ready.clone())
+                .exec(&self.db)
+                .await?;
+            if result.rows_affected == 1 {
+                claimed.push(LocalDelivery {
+                    id: row.id,
+                    message: QueueMessage::from_bytes(row.message.as_bytes())
+                        .map_err(|e| e.to_string()),
+                    attempt: u32::try_from(row.attempt).unwrap_or(1).max(1),
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Removes a processed message.
+    pub async fn ack(&self, id: i64) -> Result<(), DbErr> {
+        Queue::delete_by_id(id).exec(&self.db).await.map(drop)
+    }
+
+    /// Makes a message available again after `delay`, as attempt `attempt`.
+    pub async fn retry(&self, id: i64, attempt: u32, delay: Duration) -> Result<(), DbErr> {
+        let at = Utc::now()
+            + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::seconds(60));
+        Queue::update_many()
+            .col_expr(
+                Column::Attempt,
+                Expr::value(i32::try_from(attempt).unwrap_or(i32::MAX)),
+            )
+            .col_expr(Column::AvailableAt, Expr::value(at))
+            .col_expr(
+                Column::ClaimedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map(drop)
+    }
+
+    /// Dead-letters a message with its reason (kept for inspection and replay).
+    pub async fn dead_letter(&self, id: i64, reason: &str) -> Result<(), DbErr> {
+        Queue::update_many()
+            .col_expr(Column::Dead, Expr::value(true))
+            .col_expr(Column::DeadReason, Expr::value(Some(reason.to_owned())))
+            .col_expr(
+                Column::ClaimedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map(drop)
+    }
+
+    /// The dead letters, oldest first: (id, reason, message).
+    pub async fn dead_letters(&self) -> Result<Vec<(i64, String, String)>, DbErr> {
+        let rows = Queue::find()
+            .filter(Column::Dead.eq(true))
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.id, r.dead_reason.unwrap_or_default(), r.message))
+            .collect())
+    }
+
+    /// Messages waiting or in flight (not dead).
+    pub async fn depth(&self) -> Result<u64, DbErr> {
+        Queue::find()
+            .filter(Column::Dead.eq(false))
+            .count(&self.db)
+            .await
+    }
+
+    /// Waits until a message arrives or `timeout` passes (delayed ones are found by polling).
+    pub async fn wait(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.arrived.notified()).await;
+    }
+}
+
+impl EventPublisher for LocalQueue {
+    fn publish_confirmed<'a>(
+        &'a self,
+        event: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async move {
+            self.push(event).await.map_err(|error| {
+                tracing::warn!(%error, event_id = %event.event_id, "the local queue refused the event");
+                PublishError::Unavailable
+            })
+        })
+    }
+
+    fn is_ready(&self) -> bool {
+        true
+    }
+}

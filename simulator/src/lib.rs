@@ -1,0 +1,24 @@
+//! hookline's stand-in for Jira Cloud and Confluence Cloud, for tests and benches (Atlassian
+//! itself is unreachable from CI).
+//!
+//! - [`product`]: the product REST side, [`ProductSim`]: the endpoints the worker calls back
+//!   (comments, labels, properties), every request's Connect JWT verified, effects recorded,
+//!   faults injectable per tenant.
+//! - [`connect`]: the app-facing side, [`ConnectSim`]: reads the app's descriptor, installs
+//!   sites (signed-install or legacy), enables, disables, uninstalls them and delivers signed
+//!   webhooks with Jira's retries.
+//! - [`payloads`]: webhook payloads shaped like the real captures in `fixtures/payloads/`.
+//! - [`server`]: serving warp filters on a local port, with the ability to drop a connection
+//!   without answering (which plain warp cannot do).
+
+pub mod connect;
+pub mod payloads;
+pub mod product;
+pub mod server;
+
+pub use connect::{ConnectSim, DeliveryReport, InstallMode, SendOptions, SimTenant};
+
+pub use product::{
+    Endpoint, Fault, FaultKind, ProductSim, RecordedComment, RecordedLabel, RecordedProperty,
+    RecordedRequest,
+};

@@ -1,0 +1,319 @@
+//! Deciding what to do with one event, knowing nothing of the broker: load the tenant and its
+//! rules, apply the matching ones through the ledger, and answer with an [`Outcome`] that the
+//! consumer (RabbitMQ or the in-process queue) turns into ack, delay or dead letter.
+use std::time::Duration;
+
+use common::base_url::BaseUrlPolicy;
+use common::envelope::EventEnvelope;
+use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
+use common::rules::conditions::all_hold;
+use common::rules::{Rule, RuleStore};
+use common::tenant::{ClientKey, Tenant, TenantStore};
+use serde_json::Value;
+
+use crate::actions::{perform, subject_of, ActionContext};
+use crate::client::{CallError, ProductClient};
+use crate::metrics::Metrics;
+use crate::throttle::Throttle;
+
+/// How long to wait before retrying when our own database is unavailable.
+const STORE_RETRY: Duration = Duration::from_secs(5);
+
+/// What should happen to the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every matching rule's effect is done (or none matched): acknowledge.
+    Done,
+    /// Nothing to do for a reason that is not a failure (inactive tenant): acknowledge.
+    Skipped(&'static str),
+    /// Try again after `delay`.
+    RetryAfter {
+        /// At least this long.
+        delay: Duration,
+        /// Why (for metrics and logs).
+        reason: String,
+    },
+    /// Give up: move to the dead-letter queue with the reason.
+    DeadLetter {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// A short label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Skipped(_) => "skipped",
+            Self::RetryAfter { .. } => "retry",
+            Self::DeadLetter { .. } => "dead_letter",
+        }
+    }
+}
+
+/// Everything dispatching needs; cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    /// Tenants (cached).
+    pub tenants: TenantStore,
+    /// Rules (cached per tenant).
+    pub rules: RuleStore,
+    /// The event ledger.
+    pub ledger: LedgerStore,
+    /// Signed calls to the products.
+    pub client: ProductClient,
+    /// Per-tenant pauses.
+    pub throttle: Throttle,
+    /// Where outbound calls may go.
+    pub base_urls: BaseUrlPolicy,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Attempts before an event is dead-lettered.
+    pub max_attempts: u32,
+}
+
+impl Dispatcher {
+    /// Processes `event` on its `attempt`-th delivery (1 for the first).
+    #[tracing::instrument(name = "dispatch", skip_all, fields(event_id = %event.event_id, client_key = %event.client_key, event = %event.event, attempt))]
+    pub async fn dispatch(&self, event: &EventEnvelope, attempt: u32) -> Outcome {
+        let outcome = self.dispatch_inner(event, attempt).await;
+        match &outcome {
+            Outcome::RetryAfter { reason, delay } if attempt >= self.max_attempts => {
+                tracing::warn!(%reason, ?delay, "giving up after the last attempt");
+                let reason = format!("gave up after {attempt} attempts: {reason}");
+                self.give_up(event, &reason).await;
+                Outcome::DeadLetter { reason }
+            }
+            _ => outcome,
+        }
+    }
+
+    async fn dispatch_inner(&self, event: &EventEnvelope, attempt: u32) -> Outcome {
+        let Ok(client_key) = ClientKey::parse(&event.client_key) else {
+            return Outcome::DeadLetter {
+                reason: "invalid client key".into(),
+            };
+        };
+        let tenant = match self.tenants.find_by_client_key(&client_key).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => return Outcome::Skipped("unknown tenant"),
+            Err(error) => return store_unavailable("tenant store", &error),
+        };
+        if !tenant.is_active() {
+            return Outcome::Skipped("inactive tenant");
+        }
+        if let Err(error) = self.base_urls.check(&tenant.base_url) {
+            return Outcome::DeadLetter {
+                reason: format!("tenant baseUrl refused: {error}"),
+            };
+        }
+        if let Some(remaining) = self.throttle.remaining(client_key.as_str()) {
+            return Outcome::RetryAfter {
+                delay: remaining,
+                reason: "tenant throttled".into(),
+            };
+        }
+        let Ok(payload) = serde_json::from_str::<Value>(event.payload.get()) else {
+            return Outcome::DeadLetter {
+                reason: "the payload is not JSON".into(),
+            };
+        };
+        let rules = match self.rules.for_event(&client_key, &event.event).await {
+            Ok(rules) => rules,
+            Err(error) => return store_unavailable("rule store", &error),
+        };
+        let matching: Vec<&Rule> = rules
+            .iter()
+            .filter(|rule| all_hold(&rule.spec.conditions, &payload))
+            .collect();
+        let subject = subject_of(event.product, &payload);
+        let event_id = event.event_id.to_string();
+        let receipt = Receipt {
+            event_id: &event_id,
+            event: &event.event,
+            product: event.product,
+            subject: subject.as_deref(),
+        };
+        let delivery_id = event.delivery_id();
+        if matching.is_empty() {
+            let key = LedgerKey {
+                client_key,
+                delivery_id,
+                rule_id: NO_RULE,
+            };
+            return match self.ledger.record_no_match(&key, receipt).await {
+                Ok(()) => Outcome::Done,
+                Err(error) => store_unavailable("ledger", &error),
+            };
+        }
+        let mut outcomes = Vec::with_capacity(matching.len());
+        for rule in matching {
+            let key = LedgerKey {
+                client_key: client_key.clone(),
+                delivery_id: delivery_id.clone(),
+                rule_id: rule.id,
+            };
+            outcomes.push(
+                self.apply(&tenant, rule, &key, receipt, &payload, attempt)
+                    .await,
+            );
+        }
+        combine(outcomes)
+    }
+
+    async fn apply(
+        &self,
+        tenant: &Tenant,
+        rule: &Rule,
+        key: &LedgerKey,
+        receipt: Receipt<'_>,
+        payload: &Value,
+        attempt: u32,
+    ) -> Outcome {
+        let entry = match self.ledger.begin(key, receipt).await {
+            Ok(entry) => entry,
+            Err(error) => return store_unavailable("ledger", &error),
+        };
+        match entry.status {
+            LedgerStatus::Done => {
+                self.metrics.duplicate_skipped(tenant.product_type.as_str());
+                tracing::info!(rule_id = rule.id, "effect already done; not repeating it");
+                return Outcome::Done;
+            }
+            LedgerStatus::Dead | LedgerStatus::NoMatch => return Outcome::Done,
+            LedgerStatus::Pending => {}
+        }
+        let marker = format!("{}#{}", key.delivery_id, rule.id);
+        let context = ActionContext {
+            tenant,
+            event: receipt.event,
+            payload,
+            subject: receipt.subject.unwrap_or_default(),
+            marker: &marker,
+            // Attempts count in the ledger, so a crash after the product's answer shows up
+            // here as a pending row with an earlier attempt.
+            may_exist: entry.attempts > 1 || attempt > 1,
+        };
+        let result = perform(&self.client, &rule.spec.action, &context).await;
+        let (outcome, recorded) = match result {
+            Ok(created) => (
+                Outcome::Done,
+                self.ledger.complete(key, created.as_deref()).await,
+            ),
+            Err(CallError::Throttled {
+                retry_after,
+                status,
+            }) => {
+                self.throttle.pause(key.client_key.as_str(), retry_after);
+                self.metrics.tenant_throttled(tenant.product_type.as_str());
+                tracing::warn!(status, ?retry_after, "tenant throttled by the product");
+                let reason = CallError::Throttled {
+                    retry_after,
+                    status,
+                }
+                .reason();
+                (
+                    Outcome::RetryAfter {
+                        delay: retry_after,
+                        reason: reason.clone(),
+                    },
+                    self.ledger.record_failure(key, &reason, false).await,
+                )
+            }
+            Err(CallError::Transient(reason)) => (
+                Outcome::RetryAfter {
+                    delay: Duration::ZERO,
+                    reason: reason.clone(),
+                },
+                self.ledger.record_failure(key, &reason, false).await,
+            ),
+            Err(CallError::Permanent(reason)) => (
+                Outcome::DeadLetter {
+                    reason: reason.clone(),
+                },
+                self.ledger.record_failure(key, &reason, true).await,
+            ),
+        };
+        match recorded {
+            Ok(()) => outcome,
+            // The effect may have happened: retrying is safe, since the next attempt looks
+            // for it before acting again.
+            Err(error) => store_unavailable("ledger", &error),
+        }
+    }
+
+    async fn give_up(&self, event: &EventEnvelope, reason: &str) {
+        let Ok(client_key) = ClientKey::parse(&event.client_key) else {
+            return;
+        };
+        let Ok(rules) = self.rules.for_event(&client_key, &event.event).await else {
+            return;
+        };
+        for rule in rules.iter() {
+            let key = LedgerKey {
+                client_key: client_key.clone(),
+                delivery_id: event.delivery_id(),
+                rule_id: rule.id,
+            };
+            if let Ok(Some(entry)) = self.ledger.find(&key).await {
+                if entry.status == LedgerStatus::Pending {
+                    let _ = self.ledger.record_failure(&key, reason, true).await;
+                }
+            }
+        }
+    }
+}
+
+fn store_unavailable(what: &str, error: &dyn std::error::Error) -> Outcome {
+    tracing::warn!(%error, "{what} unavailable");
+    Outcome::RetryAfter {
+        delay: STORE_RETRY,
+        reason: format!("{what} unavailable"),
+    }
+}
+
+/// One outcome for the event: retry if any rule must be retried (done rules are skipped next
+/// time), else dead-letter if any failed permanently, else done.
+fn combine(outcomes: Vec<Outcome>) -> Outcome {
+    let retry = outcomes.iter().filter_map(|o| match o {
+        Outcome::RetryAfter { delay, .. } => Some(*delay),
+        _ => None,
+    });
+    if let Some(delay) = retry.max() {
+        let reason = outcomes.iter().find_map(|o| match o {
+            Outcome::RetryAfter { reason, .. } => Some(reason.clone()),
+            _ => None,
+        });
+        return Outcome::RetryAfter {
+            delay,
+            reason: reason.unwrap_or_default(),
+        };
+    }
+    outcomes
+        .into_iter()
+        .find(|o| matches!(o, Outcome::DeadLetter { .. }))
+        .unwrap_or(Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_wins_over_a_dead_letter_and_both_over_done() {
+        let retry = Outcome::RetryAfter {
+            delay: Duration::from_secs(2),
+            reason: "503".into(),
+        };
+        let dead = Outcome::DeadLetter {
+            reason: "403".into(),
+        };
+        assert_eq!(
+            combine(vec![Outcome::Done, dead.clone(), retry.clone()]),
+            retry
+        );
+        assert_eq!(combine(vec![Outcome::Done, dead.clone()]), dead);
+        assert_eq!(combine(vec![Outcome::Done, Outcome::Done]), Outcome::Done);
+    }
+}
