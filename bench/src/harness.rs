@@ -21,6 +21,7 @@ use crate::signed::BenchTenant;
 /// A key for secrets at rest; the figures do not depend on it.
 const ENCRYPTION_KEYS: &str = "bench=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const LINK_CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// A running ingress under test.
 pub struct IngressUnderTest {
@@ -53,21 +54,38 @@ impl IngressUnderTest {
         let handle = own_runtime
             .as_ref()
             .map_or_else(Handle::current, |runtime| runtime.handle().clone());
+        match Self::launch(&handle).await {
+            Ok(launched) => Ok(Self {
+                handle,
+                own_runtime,
+                ..launched
+            }),
+            Err(error) => {
+                // Dropping a runtime would block, which async code must not do.
+                if let Some(runtime) = own_runtime {
+                    runtime.shutdown_background();
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Creates the database and builds and serves the ingress on `handle`'s runtime (so the
+    /// broker link, the pool and the listener live there).
+    async fn launch(handle: &Handle) -> anyhow::Result<Self> {
         let database = TestDatabase::postgres().await;
         let prefix = unique_prefix();
         let settings = settings(&database.url, &prefix)?;
         let topology = Topology::new(&prefix, &settings.amqp.retry_delays_secs);
         let shutdown = CancellationToken::new();
-        // Built on its runtime, so the broker link, the pool and the listener live there.
         let application = handle
             .spawn(Application::build(settings, shutdown.clone()))
             .await?
             .context("building the ingress")?;
-        anyhow::ensure!(
-            application.state().publisher.is_ready(),
-            "the ingress could not reach RabbitMQ at {}",
-            amqp_url()
-        );
+        if !application.state().publisher.is_ready() {
+            shutdown.cancel();
+            anyhow::bail!("the ingress could not reach RabbitMQ at {}", amqp_url());
+        }
         let address = SocketAddr::from(([127, 0, 0, 1], application.port()));
         let state = application.state().clone();
         let server = handle.spawn(application.run_until_stopped());
@@ -75,8 +93,8 @@ impl IngressUnderTest {
             address,
             topology,
             state,
-            handle,
-            own_runtime,
+            handle: handle.clone(),
+            own_runtime: None,
             server,
             shutdown,
             _database: database,
@@ -114,6 +132,9 @@ impl IngressUnderTest {
         {
             tracing::warn!("the ingress did not stop in time");
         }
+        // The broker link closes its connection on the same token, on this runtime's reactor;
+        // shutting the runtime down under it would turn a clean close into I/O errors.
+        tokio::time::sleep(LINK_CLOSE_GRACE).await;
         if let Some(runtime) = self.own_runtime {
             // A runtime cannot be dropped from async code; its broker link closes meanwhile.
             tokio::task::spawn_blocking(move || runtime.shutdown_timeout(STOP_TIMEOUT)).await?;

@@ -29,6 +29,171 @@ pub enum Command {
     /// Connect JWT tools: decode and check tokens, compute query string hashes.
     #[command(subcommand)]
     Jwt(JwtCommand),
+    /// Inspect and administer tenants (installed sites).
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// List, add, remove, enable and disable a tenant's rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Inspect, replay and purge dead letters (RabbitMQ `{prefix}.dead`, or the local queue).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Manage the keys that encrypt tenant secrets at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// List every tenant: clientKey, product, state, baseUrl, installed at (never the secret).
+    List,
+    /// Show one tenant (every field but the secret), its rule count and recent activity.
+    Show {
+        /// The tenant's clientKey.
+        client_key: String,
+    },
+    /// Disable a tenant: its webhooks are refused (403) and queued events are skipped.
+    ///
+    /// Running processes notice within `database.tenant_cache_ttl_secs`. A lifecycle `enabled`
+    /// callback from the site, or `hookline tenants enable`, enables it again.
+    Disable {
+        /// The tenant's clientKey.
+        client_key: String,
+    },
+    /// Enable a disabled tenant again.
+    Enable {
+        /// The tenant's clientKey.
+        client_key: String,
+    },
+    /// Delete a tenant with its rules and event ledger rows, in one transaction.
+    ///
+    /// Without --yes, prints what would be deleted and deletes nothing (exit code 1).
+    Purge {
+        /// The tenant's clientKey.
+        client_key: String,
+        /// Really delete.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List a tenant's rules.
+    List {
+        /// The tenant's clientKey.
+        client_key: String,
+    },
+    /// Add a rule (JSON, validated for the tenant's product) to a tenant.
+    ///
+    /// Example: --json '{"name": "triage", "event": "jira:issue_created", "action":
+    /// {"type": "jira_comment", "template": "{{ issue.key }} is queued for triage."}}'
+    Add(RuleAddArgs),
+    /// Remove one of a tenant's rules.
+    Remove(RuleRef),
+    /// Enable one of a tenant's rules.
+    Enable(RuleRef),
+    /// Disable one of a tenant's rules (kept, but not applied).
+    Disable(RuleRef),
+}
+
+#[derive(Debug, Args)]
+pub struct RuleAddArgs {
+    /// The tenant's clientKey.
+    pub client_key: String,
+    /// A file holding the rule's JSON (`-` reads standard input).
+    #[arg(long, value_name = "FILE", required_unless_present = "json")]
+    pub file: Option<PathBuf>,
+    /// The rule's JSON inline.
+    #[arg(long, value_name = "JSON", conflicts_with = "file")]
+    pub json: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleRef {
+    /// The tenant's clientKey.
+    pub client_key: String,
+    /// The rule's id (see `hookline rules list`).
+    pub rule_id: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters: id, clientKey, event, reason.
+    ///
+    /// On RabbitMQ the id is the message id (the delivery id). Listing is non-destructive: it
+    /// takes every message with basic.get and returns them all with nack(requeue) at the end,
+    /// which may change their order in the queue.
+    List {
+        /// Only this tenant's dead letters.
+        #[arg(long, value_name = "CLIENT_KEY")]
+        client_key: Option<String>,
+    },
+    /// Show one dead letter's details.
+    Show {
+        /// The dead letter's id (see `hookline dlq list`).
+        id: String,
+        /// Also print the webhook payload (it may hold personal data).
+        #[arg(long)]
+        payload: bool,
+    },
+    /// Move dead letters back to the work queue as first attempts.
+    ///
+    /// On RabbitMQ each selected message is republished (persistent, confirmed) to the events
+    /// exchange with routing key `{product}.{event}` and removed from the dead-letter queue
+    /// only once the broker confirmed the copy; the others are returned untouched.
+    Replay {
+        #[command(flatten)]
+        select: DlqSelect,
+        /// List what would move, and move nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete dead letters for good.
+    ///
+    /// Without --yes, prints what would be deleted and deletes nothing (exit code 1).
+    Purge {
+        #[command(flatten)]
+        select: DlqSelect,
+        /// Really delete.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Which dead letters a command acts on: exactly one of the three.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct DlqSelect {
+    /// The dead letter with this id.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Every dead letter of this tenant.
+    #[arg(long, value_name = "CLIENT_KEY")]
+    pub client_key: Option<String>,
+    /// Every dead letter.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt every tenant secret under a new key, then retire the old keys.
+    ///
+    /// Works on the key file (`security.key_file`, default `{data_dir}/hookline.key`). Steps:
+    /// (1) a new key is written to the key file as the active key, keeping the old ones;
+    /// (2) every secret is re-encrypted under it; (3) every tenant is checked to decrypt with
+    /// the new key alone; (4) the key file is rewritten with only the new key. Safe to
+    /// interrupt and run again: a key file holding more than one key is a rotation in
+    /// progress, which is finished with its active key instead of starting another.
+    ///
+    /// Running hookline processes keep the keys they loaded at start: stop them first, or
+    /// restart every one of them right after.
+    ///
+    /// With inline keys (`security.encryption_keys`), which hookline cannot rewrite: holding
+    /// one key, it prints a new key to put first and exits 1; holding several, it re-encrypts
+    /// under the first, verifies, and names the keys to remove.
+    Rotate,
 }
 
 #[derive(Debug, Args)]

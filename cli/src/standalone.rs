@@ -47,7 +47,10 @@ impl Pipeline {
 
     async fn with_broker(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let application = Application::build(settings.clone(), shutdown.clone()).await?;
-        let worker = Worker::build(settings, shutdown).await?;
+        let mut dispatcher = build_dispatcher(&settings, worker::metrics::Metrics::new()).await?;
+        // One tenant store for both halves: a lifecycle change is seen by the worker at once.
+        dispatcher.tenants = application.state().tenants.clone();
+        let worker = Worker::build_with(settings, dispatcher, shutdown).await?;
         let dispatcher = worker.dispatcher().clone();
         Ok(Self {
             port: application.port(),
@@ -62,9 +65,10 @@ impl Pipeline {
     }
 
     async fn embedded(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let db = common::db::connect(&settings.database_url())
-            .await
-            .context("opening the database")?;
+        let db =
+            common::db::connect_with(&settings.database_url(), settings.database.max_connections)
+                .await
+                .context("opening the database")?;
         common::db::migrate(&db)
             .await
             .context("migrating the database")?;
@@ -76,8 +80,10 @@ impl Pipeline {
             shutdown.clone(),
         )
         .await?;
-        let dispatcher =
-            Arc::new(build_dispatcher(&settings, worker::metrics::Metrics::new()).await?);
+        let mut dispatcher = build_dispatcher(&settings, worker::metrics::Metrics::new()).await?;
+        // One tenant store for both halves: a lifecycle change is seen by the worker at once.
+        dispatcher.tenants = application.state().tenants.clone();
+        let dispatcher = Arc::new(dispatcher);
         let consumer = LocalConsumer::new(
             queue.clone(),
             dispatcher.clone(),

@@ -48,8 +48,24 @@ pub enum CryptoError {
 /// AES-256-GCM keys by key id, one of which is active (used to encrypt).
 #[derive(Clone)]
 pub struct Keyring {
-    keys: BTreeMap<String, Aes256Gcm>,
+    keys: BTreeMap<String, Key>,
     active: String,
+}
+
+/// One key: its cipher, and its bytes so that a rotated keyring can be written back.
+#[derive(Clone)]
+struct Key {
+    cipher: Aes256Gcm,
+    bytes: [u8; KEY_LEN],
+}
+
+impl Key {
+    fn new(bytes: [u8; KEY_LEN]) -> Self {
+        Self {
+            cipher: Aes256Gcm::new(&bytes.into()),
+            bytes,
+        }
+    }
 }
 
 impl Keyring {
@@ -85,9 +101,56 @@ impl Keyring {
         &self.active
     }
 
+    /// Every key id, the active one first, then the others in id order.
+    pub fn key_ids(&self) -> Vec<&str> {
+        let others = self.keys.keys().filter(|kid| **kid != self.active);
+        std::iter::once(self.active.as_str())
+            .chain(others.map(String::as_str))
+            .collect()
+    }
+
+    /// A freshly generated key as a key spec entry, `kid=BASE64KEY`, to put first in
+    /// `security.encryption_keys` when rotating inline keys.
+    pub fn new_key_spec() -> String {
+        format!("{}={}", new_key_id(), STANDARD.encode(new_key()))
+    }
+
+    /// This keyring plus a freshly generated key, which becomes the active one; the old keys
+    /// stay, so existing ciphertexts still decrypt (the first step of a rotation).
+    pub fn with_new_active_key(&self) -> Self {
+        let mut keys = self.keys.clone();
+        let mut kid = new_key_id();
+        while keys.contains_key(&kid) {
+            kid = new_key_id();
+        }
+        keys.insert(kid.clone(), Key::new(new_key()));
+        Self { keys, active: kid }
+    }
+
+    /// This keyring with only its active key (the last step of a rotation, once nothing is
+    /// encrypted under the others).
+    pub fn retire_all_but_active(&self) -> Self {
+        let key = self.keys[&self.active].clone();
+        Self {
+            keys: BTreeMap::from([(self.active.clone(), key)]),
+            active: self.active.clone(),
+        }
+    }
+
+    /// Writes the keyring to a key file (the active key first), replacing `path` atomically:
+    /// a temporary file with mode 0600 beside it is synced, then renamed over it. A crash
+    /// leaves either the old file or the new one, never a partial file.
+    pub fn write_key_file(&self, path: impl AsRef<Path>) -> Result<(), CryptoError> {
+        let lines = self.key_ids().into_iter().map(|kid| {
+            let bytes = &self.keys[kid].bytes;
+            (kid, STANDARD.encode(bytes))
+        });
+        key_file::replace(path.as_ref(), lines)
+    }
+
     /// Encrypts `plaintext` under the active key, bound to `aad`, with a fresh random nonce.
     pub fn encrypt(&self, plaintext: &str, aad: &[u8]) -> String {
-        let cipher = &self.keys[&self.active];
+        let cipher = &self.keys[&self.active].cipher;
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let payload = Payload {
@@ -108,10 +171,11 @@ impl Keyring {
     pub fn decrypt(&self, stored: &str, aad: &[u8]) -> Result<String, CryptoError> {
         let kid = key_id_of(stored)?;
         let (_, data) = stored.split_at(kid.len() + 1);
-        let cipher = self
+        let cipher = &self
             .keys
             .get(kid)
-            .ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
+            .ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?
+            .cipher;
         let data = URL_SAFE_NO_PAD
             .decode(data)
             .map_err(|_| CryptoError::Malformed)?;
@@ -148,7 +212,7 @@ impl Keyring {
                 return Err(CryptoError::BadKeySpec(format!("duplicate key id {kid:?}")));
             }
             active.get_or_insert_with(|| kid.clone());
-            keys.insert(kid, Aes256Gcm::new(&key.into()));
+            keys.insert(kid, Key::new(key));
         }
         let active = active.ok_or_else(|| CryptoError::BadKeySpec("no keys given".into()))?;
         Ok(Self { keys, active })
@@ -339,6 +403,42 @@ mod tests {
     fn a_spec_with_spaces_and_several_keys_makes_the_first_active() {
         let spec = format!(" a={} , b={} ", key_b64(1), key_b64(2));
         assert_eq!(Keyring::from_spec(&spec).unwrap().active_key_id(), "a");
+    }
+
+    #[test]
+    fn a_new_active_key_encrypts_while_the_old_keys_still_decrypt() {
+        let old = keyring(&[("k1", 1), ("k0", 9)]);
+        let stored = old.encrypt("s3cret", b"a");
+        let rotated = old.with_new_active_key();
+        let new_kid = rotated.active_key_id().to_owned();
+        assert!(new_kid != "k1" && new_kid != "k0" && is_valid_key_id(&new_kid));
+        assert_eq!(rotated.key_ids(), vec![new_kid.as_str(), "k0", "k1"]);
+        assert_eq!(rotated.decrypt(&stored, b"a").unwrap(), "s3cret");
+        assert!(rotated
+            .encrypt("s", b"a")
+            .starts_with(&format!("{new_kid}:")));
+    }
+
+    #[test]
+    fn a_new_key_spec_entry_parses_and_goes_first_in_a_spec() {
+        let entry = Keyring::new_key_spec();
+        let ring = Keyring::from_spec(&format!("{entry},old={}", key_b64(1))).unwrap();
+        assert_eq!(Some(ring.active_key_id()), entry.split('=').next());
+        assert_ne!(Keyring::new_key_spec(), entry);
+    }
+
+    #[test]
+    fn retiring_keeps_only_the_active_key() {
+        let ring = keyring(&[("new", 2), ("old", 1)]);
+        let under_old = keyring(&[("old", 1)]).encrypt("s", b"a");
+        let under_new = ring.encrypt("s", b"a");
+        let retired = ring.retire_all_but_active();
+        assert_eq!(retired.key_ids(), vec!["new"]);
+        assert_eq!(retired.decrypt(&under_new, b"a").unwrap(), "s");
+        assert!(matches!(
+            retired.decrypt(&under_old, b"a"),
+            Err(CryptoError::UnknownKeyId(kid)) if kid == "old"
+        ));
     }
 
     #[test]

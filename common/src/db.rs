@@ -20,12 +20,17 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// journal) and `sqlite::memory:` (one connection that is never recycled, since the database
 /// lives only as long as it). SQLite connections enforce foreign keys.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, POSTGRES_MAX_CONNECTIONS).await
+}
+
+/// [`connect`] with a PostgreSQL pool of at most `max_connections` (`database.max_connections`).
+pub async fn connect_with(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     if url.starts_with("sqlite:") {
         connect_sqlite(url).await
     } else {
         let mut options = ConnectOptions::new(url);
         options
-            .max_connections(POSTGRES_MAX_CONNECTIONS)
+            .max_connections(max_connections.max(1))
             .connect_timeout(CONNECT_TIMEOUT)
             .sqlx_logging(false);
         Database::connect(options).await

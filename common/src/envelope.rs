@@ -63,11 +63,25 @@ pub fn body_hash(body: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(body)))
 }
 
+/// The same wire form as [`QueueMessage`], borrowing the envelope (no copy of the payload).
+#[derive(Serialize)]
+enum QueueMessageRef<'a> {
+    #[serde(rename = "event.v1")]
+    EventV1(&'a EventEnvelope),
+}
+
 impl QueueMessage {
     /// Serialises the message for the queue.
     pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::EventV1(event) => Self::encode_event(event),
+        }
+    }
+
+    /// Serialises `event` as a version-1 message without copying it.
+    pub fn encode_event(event: &EventEnvelope) -> Vec<u8> {
         // Serialising this type cannot fail: every field is a string, number or raw JSON.
-        serde_json::to_vec(self).unwrap_or_default()
+        serde_json::to_vec(&QueueMessageRef::EventV1(event)).unwrap_or_default()
     }
 
     /// Parses a message from the queue.

@@ -1,6 +1,8 @@
 //! The event ledger: per tenant, the outcome of every (delivery, rule) pair. Its unique key
 //! `(client_key, delivery_id, rule_id)` is the idempotency key: an effect recorded `done` is
 //! never performed again, whatever the broker redelivers.
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -137,6 +139,7 @@ impl LedgerStore {
             attempts: Set(0),
             error: Set(None),
             result_id: Set(None),
+            lease_until: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -150,21 +153,42 @@ impl LedgerStore {
             .map(drop)
     }
 
-    /// Records that an attempt at the pair starts: creates it if new, counts the attempt if it
-    /// is still pending, and returns the row as it now stands (`done` means: do nothing).
-    pub async fn begin(&self, key: &LedgerKey, receipt: Receipt<'_>) -> Result<LedgerEntry, DbErr> {
+    /// Claims the pair for one attempt: creates it if new, and if it is pending and nobody
+    /// holds it, counts the attempt and holds it for `lease`. Returns the row as it now stands
+    /// and whether this caller holds it: a pending row held by someone else means a concurrent
+    /// copy of the delivery is acting on it right now (come back later); `done` means nothing
+    /// is left to do.
+    pub async fn begin(
+        &self,
+        key: &LedgerKey,
+        receipt: Receipt<'_>,
+        lease: Duration,
+    ) -> Result<(LedgerEntry, bool), DbErr> {
         self.insert_if_absent(key, receipt, LedgerStatus::Pending)
             .await?;
-        Ledger::update_many()
+        let now = Utc::now();
+        let until = now
+            + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::minutes(2));
+        let claimed = Ledger::update_many()
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(Column::LeaseUntil, Expr::value(Some(until)))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
             .filter(Self::key_filter(key))
             .filter(Column::Status.eq(LedgerStatus::Pending.as_str()))
+            .filter(
+                Condition::any()
+                    .add(Column::LeaseUntil.is_null())
+                    .add(Column::LeaseUntil.lt(now)),
+            )
             .exec(&self.db)
-            .await?;
-        self.find(key)
             .await?
-            .ok_or_else(|| DbErr::RecordNotFound(format!("ledger row of rule {}", key.rule_id)))
+            .rows_affected
+            == 1;
+        let entry = self
+            .find(key)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("ledger row of rule {}", key.rule_id)))?;
+        Ok((entry, claimed))
     }
 
     /// Records the receipt of an event that matched no rule (idempotent).
@@ -208,6 +232,10 @@ impl LedgerStore {
             .col_expr(Column::Status, Expr::value(status.as_str()))
             .col_expr(Column::Error, Expr::value(error.map(str::to_owned)))
             .col_expr(Column::ResultId, Expr::value(result_id.map(str::to_owned)))
+            .col_expr(
+                Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(Self::key_filter(key))
             .exec(&self.db)
@@ -222,6 +250,32 @@ impl LedgerStore {
             .one(&self.db)
             .await?;
         Ok(row.map(to_entry))
+    }
+
+    /// How many of the tenant's rows stand in each status, counting rows changed since `since`
+    /// (all rows when `None`); statuses with no rows are left out.
+    pub async fn status_counts(
+        &self,
+        client_key: &ClientKey,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(LedgerStatus, u64)>, DbErr> {
+        let mut query = Ledger::find().filter(Column::ClientKey.eq(client_key.as_str()));
+        if let Some(since) = since {
+            query = query.filter(Column::UpdatedAt.gte(since));
+        }
+        let rows: Vec<(String, i64)> = query
+            .select_only()
+            .column(Column::Status)
+            .column_as(Column::Id.count(), "rows")
+            .group_by(Column::Status)
+            .order_by_asc(Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(status, n)| (LedgerStatus::parse(&status), u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     /// The tenant's most recent rows, optionally about one issue or page (newest first).
@@ -257,5 +311,55 @@ fn to_entry(row: event_ledger::Model) -> LedgerEntry {
         result_id: row.result_id,
         created_at: row.created_at,
         updated_at: row.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn status_counts_count_one_tenants_rows_per_status_and_since_a_time() {
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        let ledger = LedgerStore::new(db);
+        let receipt = Receipt {
+            event_id: "e",
+            event: "jira:issue_created",
+            product: ProductType::Jira,
+            subject: None,
+        };
+        let key = |ck: &str, delivery: &str| LedgerKey {
+            client_key: ClientKey::parse(ck).unwrap(),
+            delivery_id: delivery.into(),
+            rule_id: 1,
+        };
+        for delivery in ["d1", "d2", "d3"] {
+            let key = key("a", delivery);
+            ledger.record_no_match(&key, receipt).await.unwrap();
+        }
+        ledger.complete(&key("a", "d1"), Some("10")).await.unwrap();
+        ledger.complete(&key("a", "d2"), None).await.unwrap();
+        ledger
+            .record_failure(&key("a", "d3"), "HTTP 503", false)
+            .await
+            .unwrap();
+        ledger
+            .record_no_match(&key("b", "d9"), receipt)
+            .await
+            .unwrap();
+
+        let a = ClientKey::parse("a").unwrap();
+        let counts = ledger.status_counts(&a, None).await.unwrap();
+        assert_eq!(
+            counts,
+            vec![(LedgerStatus::Done, 2), (LedgerStatus::Pending, 1)]
+        );
+        let future = Utc::now() + chrono::Duration::hours(1);
+        assert!(ledger
+            .status_counts(&a, Some(future))
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! It serves the app descriptor, handles the install lifecycle, verifies the Connect JWT of
 //! every webhook and answers 2xx only once the queue has confirmed the event.
+pub mod admin_check;
 pub mod auth;
 pub mod errors;
 pub mod install_keys;

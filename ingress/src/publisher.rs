@@ -89,7 +89,7 @@ impl AmqpPublisher {
             self.broken();
             return Err(PublishError::Unavailable);
         }
-        let payload = QueueMessage::EventV1(event.clone()).to_bytes();
+        let payload = QueueMessage::encode_event(event);
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()

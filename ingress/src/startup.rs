@@ -10,10 +10,13 @@ use common::amqp::Topology;
 use common::base_url::BaseUrlPolicy;
 use common::config::Settings;
 use common::connect::Verifier;
+use common::ledger::LedgerStore;
 use common::queue::EventPublisher;
+use common::rules::RuleStore;
 use common::tenant::TenantStore;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::admin_check::AdminCheck;
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
 use crate::publisher::{connection_name, AmqpPublisher};
@@ -70,9 +73,10 @@ impl Application {
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let db = common::db::connect(&settings.database_url())
-            .await
-            .context("connecting to the database")?;
+        let db =
+            common::db::connect_with(&settings.database_url(), settings.database.max_connections)
+                .await
+                .context("connecting to the database")?;
         common::db::migrate(&db)
             .await
             .context("migrating the database")?;
@@ -82,12 +86,26 @@ impl Application {
             Arc::new(keyring),
             Duration::from_secs(settings.database.tenant_cache_ttl_secs),
         );
+        let base_urls = BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts);
+        let admin_check = AdminCheck::new(
+            &settings.app.key,
+            base_urls.clone(),
+            Duration::from_secs(settings.worker.http_connect_timeout_secs),
+            Duration::from_secs(settings.worker.http_timeout_secs),
+        )
+        .context("building the admin check client")?;
         let state = AppState {
             install_keys: InstallKeys::new(&settings.app.install_keys_url)
                 .context("building the install key client")?,
             verifier: Verifier::new(settings.security.jwt_leeway_secs),
-            base_urls: BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts),
+            base_urls,
             descriptor: Arc::new(render_descriptor(&settings.app)),
+            rules: RuleStore::new(
+                db.clone(),
+                Duration::from_secs(settings.worker.rules_cache_ttl_secs),
+            ),
+            ledger: LedgerStore::new(db.clone()),
+            admin_check,
             db,
             tenants,
             publisher,

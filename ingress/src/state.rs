@@ -4,10 +4,13 @@ use std::sync::Arc;
 use common::base_url::BaseUrlPolicy;
 use common::config::Settings;
 use common::connect::Verifier;
+use common::ledger::LedgerStore;
 use common::queue::EventPublisher;
+use common::rules::RuleStore;
 use common::tenant::TenantStore;
 use sea_orm::DatabaseConnection;
 
+use crate::admin_check::AdminCheck;
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
 
@@ -32,4 +35,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The descriptor, rendered once from the settings.
     pub descriptor: Arc<serde_json::Value>,
+    /// Tenants' rules (the rules page edits them).
+    pub rules: RuleStore,
+    /// The event ledger (the activity panel reads it).
+    pub ledger: LedgerStore,
+    /// Asks the product whether a user is a site admin (who may change rules).
+    pub admin_check: AdminCheck,
 }

@@ -30,6 +30,8 @@ impl MigrationTrait for Migration {
                     .col(integer(EventLedger::Attempts))
                     .col(text_null(EventLedger::Error))
                     .col(string_len_null(EventLedger::ResultId, 255))
+                    // While set and in the future, one worker is acting on the pair.
+                    .col(timestamp_with_time_zone_null(EventLedger::LeaseUntil))
                     .col(timestamp_with_time_zone(EventLedger::CreatedAt))
                     .col(timestamp_with_time_zone(EventLedger::UpdatedAt))
                     .to_owned(),
@@ -81,6 +83,7 @@ enum EventLedger {
     Attempts,
     Error,
     ResultId,
+    LeaseUntil,
     CreatedAt,
     UpdatedAt,
 }

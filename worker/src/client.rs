@@ -47,7 +47,10 @@ pub enum CallError {
     },
     /// Worth retrying later: 408, 5xx, timeouts, dropped connections.
     Transient(String),
-    /// Will not succeed by retrying: 400, 401, 403, 404, ...
+    /// 401: the product refused our token. Permanent, unless the tenant's secret changed
+    /// since it was cached (a re-install handled by another process).
+    Unauthorized(String),
+    /// Will not succeed by retrying: 400, 403, 404, ...
     Permanent(String),
 }
 
@@ -59,7 +62,9 @@ impl CallError {
                 status,
                 retry_after,
             } => format!("{status}: throttled for {} s", retry_after.as_secs()),
-            Self::Transient(reason) | Self::Permanent(reason) => reason.clone(),
+            Self::Transient(reason) | Self::Unauthorized(reason) | Self::Permanent(reason) => {
+                reason.clone()
+            }
         }
     }
 }
@@ -196,7 +201,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, path: &str) -> CallErro
         },
         408 | 500..=599 => CallError::Transient(format!("{status} from {path}")),
         403 => CallError::Permanent(format!("403 from {path}: the app lacks permission")),
-        401 => CallError::Permanent(format!(
+        401 => CallError::Unauthorized(format!(
             "401 from {path}: the product refused the app's token"
         )),
         404 => CallError::Permanent(format!("404 from {path}: not found")),
@@ -254,9 +259,12 @@ mod tests {
             classify(StatusCode::REQUEST_TIMEOUT, &none, "/x"),
             CallError::Transient(_)
         ));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, &none, "/x"),
+            CallError::Unauthorized(_)
+        ));
         for status in [
             StatusCode::BAD_REQUEST,
-            StatusCode::UNAUTHORIZED,
             StatusCode::FORBIDDEN,
             StatusCode::NOT_FOUND,
         ] {

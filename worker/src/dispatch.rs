@@ -8,11 +8,11 @@ use common::envelope::EventEnvelope;
 use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
 use common::rules::conditions::all_hold;
 use common::rules::{Rule, RuleStore};
-use common::tenant::{ClientKey, Tenant, TenantStore};
+use common::tenant::{ClientKey, TenantStore};
 use serde_json::Value;
 
-use crate::actions::{perform, subject_of, ActionContext};
-use crate::client::{CallError, ProductClient};
+use crate::actions::subject_of;
+use crate::client::ProductClient;
 use crate::metrics::Metrics;
 use crate::throttle::Throttle;
 
@@ -71,6 +71,9 @@ pub struct Dispatcher {
     pub metrics: Metrics,
     /// Attempts before an event is dead-lettered.
     pub max_attempts: u32,
+    /// How long one attempt holds a (delivery, rule) pair in the ledger: longer than the
+    /// slowest action, so a concurrent copy of the delivery waits instead of acting.
+    pub action_lease: Duration,
 }
 
 impl Dispatcher {
@@ -162,87 +165,6 @@ impl Dispatcher {
         combine(outcomes)
     }
 
-    async fn apply(
-        &self,
-        tenant: &Tenant,
-        rule: &Rule,
-        key: &LedgerKey,
-        receipt: Receipt<'_>,
-        payload: &Value,
-        attempt: u32,
-    ) -> Outcome {
-        let entry = match self.ledger.begin(key, receipt).await {
-            Ok(entry) => entry,
-            Err(error) => return store_unavailable("ledger", &error),
-        };
-        match entry.status {
-            LedgerStatus::Done => {
-                self.metrics.duplicate_skipped(tenant.product_type.as_str());
-                tracing::info!(rule_id = rule.id, "effect already done; not repeating it");
-                return Outcome::Done;
-            }
-            LedgerStatus::Dead | LedgerStatus::NoMatch => return Outcome::Done,
-            LedgerStatus::Pending => {}
-        }
-        let marker = format!("{}#{}", key.delivery_id, rule.id);
-        let context = ActionContext {
-            tenant,
-            event: receipt.event,
-            payload,
-            subject: receipt.subject.unwrap_or_default(),
-            marker: &marker,
-            // Attempts count in the ledger, so a crash after the product's answer shows up
-            // here as a pending row with an earlier attempt.
-            may_exist: entry.attempts > 1 || attempt > 1,
-        };
-        let result = perform(&self.client, &rule.spec.action, &context).await;
-        let (outcome, recorded) = match result {
-            Ok(created) => (
-                Outcome::Done,
-                self.ledger.complete(key, created.as_deref()).await,
-            ),
-            Err(CallError::Throttled {
-                retry_after,
-                status,
-            }) => {
-                self.throttle.pause(key.client_key.as_str(), retry_after);
-                self.metrics.tenant_throttled(tenant.product_type.as_str());
-                tracing::warn!(status, ?retry_after, "tenant throttled by the product");
-                let reason = CallError::Throttled {
-                    retry_after,
-                    status,
-                }
-                .reason();
-                (
-                    Outcome::RetryAfter {
-                        delay: retry_after,
-                        reason: reason.clone(),
-                    },
-                    self.ledger.record_failure(key, &reason, false).await,
-                )
-            }
-            Err(CallError::Transient(reason)) => (
-                Outcome::RetryAfter {
-                    delay: Duration::ZERO,
-                    reason: reason.clone(),
-                },
-                self.ledger.record_failure(key, &reason, false).await,
-            ),
-            Err(CallError::Permanent(reason)) => (
-                Outcome::DeadLetter {
-                    reason: reason.clone(),
-                },
-                self.ledger.record_failure(key, &reason, true).await,
-            ),
-        };
-        match recorded {
-            Ok(()) => outcome,
-            // The effect may have happened: retrying is safe, since the next attempt looks
-            // for it before acting again.
-            Err(error) => store_unavailable("ledger", &error),
-        }
-    }
-
     async fn give_up(&self, event: &EventEnvelope, reason: &str) {
         let Ok(client_key) = ClientKey::parse(&event.client_key) else {
             return;
@@ -265,7 +187,7 @@ impl Dispatcher {
     }
 }
 
-fn store_unavailable(what: &str, error: &dyn std::error::Error) -> Outcome {
+pub(crate) fn store_unavailable(what: &str, error: &dyn std::error::Error) -> Outcome {
     tracing::warn!(%error, "{what} unavailable");
     Outcome::RetryAfter {
         delay: STORE_RETRY,

@@ -170,6 +170,14 @@ impl Metrics {
         self.broker_connected.set(i64::from(up));
     }
 
+    /// Adds a collector owned elsewhere (the queue poller's gauges) to this registry.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> prometheus::Result<()> {
+        self.registry.register(collector)
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

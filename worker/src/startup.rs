@@ -34,11 +34,22 @@ pub struct Worker {
 impl Worker {
     /// Connects to the database and the broker and binds the metrics endpoint.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let dispatcher = build_dispatcher(&settings, Metrics::new()).await?;
+        Self::build_with(settings, dispatcher, shutdown).await
+    }
+
+    /// A worker around a given dispatcher (the one-process pipeline shares the ingress's
+    /// tenant store with it).
+    pub async fn build_with(
+        settings: Settings,
+        dispatcher: Dispatcher,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let Some(amqp_url) = settings.amqp.url.clone() else {
             bail!("amqp.url is not set: the worker needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
         };
-        let metrics = Metrics::new();
-        let dispatcher = Arc::new(build_dispatcher(&settings, metrics.clone()).await?);
+        let metrics = dispatcher.metrics.clone();
+        let dispatcher = Arc::new(dispatcher);
         let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
         let name = format!("{}-worker-{}", settings.app.key, settings.amqp.prefix);
         let consumer = Consumer::start(
@@ -53,6 +64,7 @@ impl Worker {
         if !consumer.wait_ready(BROKER_WAIT).await {
             tracing::warn!("the broker is not reachable yet; the worker keeps trying");
         }
+        crate::queue_metrics::spawn_for(&settings, &amqp_url, &metrics, shutdown.clone())?;
         let metrics_address = serve_metrics(&settings, metrics, shutdown)?;
         Ok(Self {
             consumer,
@@ -81,7 +93,7 @@ impl Worker {
 
 /// The dispatcher with its stores, client and throttle, from the settings.
 pub async fn build_dispatcher(settings: &Settings, metrics: Metrics) -> anyhow::Result<Dispatcher> {
-    let db = common::db::connect(&settings.database_url())
+    let db = common::db::connect_with(&settings.database_url(), settings.database.max_connections)
         .await
         .context("connecting to the database")?;
     common::db::migrate(&db)
@@ -109,6 +121,13 @@ pub async fn build_dispatcher(settings: &Settings, metrics: Metrics) -> anyhow::
         base_urls: BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts),
         metrics,
         max_attempts: worker.max_attempts,
+        // Two calls (look, then act) of up to three tries each, plus slack.
+        action_lease: Duration::from_secs(
+            worker
+                .http_timeout_secs
+                .saturating_mul(6)
+                .saturating_add(10),
+        ),
     })
 }
 

@@ -43,10 +43,11 @@ async fn a_comment_created_just_before_a_crash_is_found_and_not_posted_again() {
         product: ProductType::Jira,
         subject: Some("KAN-1"),
     };
+    // A short lease stands for one that ran out after the crash.
     worker
         .dispatcher
         .ledger
-        .begin(&key, receipt)
+        .begin(&key, receipt, Duration::from_millis(1))
         .await
         .expect("begun");
     let tenant = worker
@@ -71,7 +72,8 @@ async fn a_comment_created_just_before_a_crash_is_found_and_not_posted_again() {
         .expect("an id");
     assert_eq!(worker.sim.comments("tenant-a").len(), 1);
 
-    // The broker redelivers the unacknowledged message to another worker.
+    // The broker redelivers the unacknowledged message to another worker once the lease ends.
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let outcome = worker.dispatcher.dispatch(&envelope, 1).await;
 
     assert_eq!(outcome, Outcome::Done);
@@ -158,5 +160,124 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_the_last_attempt() {
         entry.error
     );
     assert!(worker.sim.comments("tenant-a").is_empty());
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_copy_of_a_delivery_arriving_while_the_first_is_acting_waits_instead_of_acting() {
+    let worker = spawn_worker().await;
+    worker
+        .add_tenant("tenant-a", "secret-a", ProductType::Jira)
+        .await;
+    let rule = worker.add_rule("tenant-a", &comment_rule("once")).await;
+    let envelope = event(
+        "tenant-a",
+        ProductType::Jira,
+        "jira:issue_created",
+        "wh-1",
+        &issue_created("KAN-1"),
+    );
+    let key = LedgerKey {
+        client_key: ClientKey::parse("tenant-a").expect("key"),
+        delivery_id: "wh-1".into(),
+        rule_id: rule.id,
+    };
+    let receipt = Receipt {
+        event_id: "first",
+        event: "jira:issue_created",
+        product: ProductType::Jira,
+        subject: Some("KAN-1"),
+    };
+    // Another worker holds the pair right now.
+    worker
+        .dispatcher
+        .ledger
+        .begin(&key, receipt, Duration::from_secs(60))
+        .await
+        .expect("begun");
+
+    let outcome = worker.dispatcher.dispatch(&envelope, 1).await;
+
+    assert!(matches!(outcome, Outcome::RetryAfter { .. }), "{outcome:?}");
+    assert!(
+        worker.sim.requests("tenant-a").is_empty(),
+        "no call while the pair is held"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_reinstall_handled_by_another_process_is_picked_up_after_one_refused_call() {
+    let worker = spawn_worker().await;
+    worker
+        .add_tenant("tenant-a", "old-secret", ProductType::Jira)
+        .await;
+    worker.add_rule("tenant-a", &comment_rule("hi")).await;
+    worker
+        .publish(&event(
+            "tenant-a",
+            ProductType::Jira,
+            "jira:issue_created",
+            "wh-1",
+            &issue_created("KAN-1"),
+        ))
+        .await;
+    assert!(
+        support::eventually(Duration::from_secs(20), || worker
+            .sim
+            .comments("tenant-a")
+            .len()
+            == 1)
+        .await
+    );
+
+    // The ingress (another process, another cache) stores a re-install with a new secret.
+    let other_process = common::tenant::TenantStore::new(
+        worker.dispatcher_db(),
+        std::sync::Arc::new(worker.settings.keyring().expect("keyring")),
+        Duration::from_secs(60),
+    );
+    let mut payload = worker.install_payload("tenant-a", "new-secret", ProductType::Jira);
+    payload.shared_secret = Some(common::connect::SharedSecret::new("new-secret"));
+    other_process
+        .save_install(&payload)
+        .await
+        .expect("re-installed");
+    other_process
+        .set_state(&payload.client_key, common::tenant::TenantState::Enabled)
+        .await
+        .expect("enabled");
+    worker.sim.set_secret("tenant-a", "new-secret");
+
+    worker
+        .publish(&event(
+            "tenant-a",
+            ProductType::Jira,
+            "jira:issue_created",
+            "wh-2",
+            &issue_created("KAN-2"),
+        ))
+        .await;
+
+    assert!(
+        support::eventually(Duration::from_secs(20), || worker
+            .sim
+            .comments("tenant-a")
+            .len()
+            == 2)
+        .await,
+        "the event was not lost"
+    );
+    let refused = worker
+        .sim
+        .requests("tenant-a")
+        .iter()
+        .filter(|r| r.status == 401)
+        .count();
+    assert_eq!(
+        refused, 1,
+        "one call with the cached secret, then the new one"
+    );
+    assert!(worker.dead_letters().await.is_empty());
     worker.stop().await;
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{ensure, Context};
 use common::config::Settings;
 use common::rules::RuleSpec;
+use common::telemetry::{get_subscriber, init_subscriber};
 use common::tenant::{ClientKey, ProductType};
 use hookline::standalone::Pipeline;
 use serde_json::json;
@@ -28,6 +29,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let product = ProductSim::start().await;
     let connect = ConnectSim::start(&app_url, product.clone()).await;
     let settings = settings(&data_dir, port, &app_url, &connect.key_server_url())?;
+    init_subscriber(get_subscriber(&settings.log));
     let shutdown = CancellationToken::new();
     let pipeline = Pipeline::start(settings, shutdown.clone()).await?;
     println!(
@@ -138,6 +140,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         wiki_comments,
         product.rejected_requests()
     );
+    // The simulator's client keeps idle connections to the ingress, which would hold its
+    // graceful shutdown open for the whole grace period.
+    drop(connect);
     shutdown.cancel();
     pipeline.wait().await;
     let as_expected = jira_comments == 2 && wiki_comments == 1 && product.rejected_requests() == 0;
@@ -172,12 +177,19 @@ fn settings(
             "127.0.0.1".to_owned(),
         ),
         ("HOOKLINE_AMQP__RETRY_DELAYS_SECS", "1,2,5".to_owned()),
-        ("HOOKLINE_LOG__LEVEL", "warn".to_owned()),
     ];
-    Ok(Settings::load_from(
-        None,
-        vars.map(|(k, v)| (k.to_owned(), v)),
-    )?)
+    // Logs (to standard error) are quiet unless asked for: `HOOKLINE_LOG__LEVEL`,
+    // `HOOKLINE_LOG__FORMAT` and `RUST_LOG` are honoured as by every other command.
+    let log_var = |name: &str, default: &str| {
+        let value = std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        (name.to_owned(), value)
+    };
+    let log = [
+        log_var("HOOKLINE_LOG__LEVEL", "warn"),
+        log_var("HOOKLINE_LOG__FORMAT", "pretty"),
+    ];
+    let vars = vars.map(|(k, v)| (k.to_owned(), v)).into_iter().chain(log);
+    Ok(Settings::load_from(None, vars)?)
 }
 
 async fn install(

@@ -95,6 +95,7 @@ impl Settings {
             .with_list_parse_key("app.scopes")
             .with_list_parse_key("app.webhooks")
             .with_list_parse_key("app.allowed_base_url_hosts")
+            .with_list_parse_key("app.frame_ancestors")
             .with_list_parse_key("amqp.retry_delays_secs")
             .source(Some(settings_vars));
         let settings: Self = builder

@@ -29,8 +29,8 @@ impl Default for ServerSettings {
     }
 }
 
-/// The database.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// The database. `Debug` hides the URL's password.
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `postgres://...` or `sqlite://path?mode=rwc`; default: SQLite in the data directory.
@@ -46,13 +46,13 @@ impl Default for DatabaseSettings {
         Self {
             url: None,
             max_connections: 10,
-            tenant_cache_ttl_secs: 300,
+            tenant_cache_ttl_secs: 60,
         }
     }
 }
 
-/// The RabbitMQ broker.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// The RabbitMQ broker. `Debug` hides the URL's password.
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpSettings {
     /// `amqp://user:pass@host:5672/vhost`; absent means the in-process queue.
@@ -73,6 +73,40 @@ impl Default for AmqpSettings {
             confirm_timeout_ms: 5_000,
             retry_delays_secs: vec![5, 30, 120, 600],
         }
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_deref().map(without_password))
+            .field("max_connections", &self.max_connections)
+            .field("tenant_cache_ttl_secs", &self.tenant_cache_ttl_secs)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AmqpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmqpSettings")
+            .field("url", &self.url.as_deref().map(without_password))
+            .field("prefix", &self.prefix)
+            .field("confirm_timeout_ms", &self.confirm_timeout_ms)
+            .field("retry_delays_secs", &self.retry_delays_secs)
+            .finish()
+    }
+}
+
+/// A URL with its password (if any) replaced by `***`; an unparsable URL is hidden whole,
+/// since it may be a password in the wrong place.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<unparsable URL>".to_owned(),
     }
 }
 
@@ -102,6 +136,10 @@ pub struct AppSettings {
     pub install_keys_url: String,
     /// Hosts a tenant's `baseUrl` may have (`*.atlassian.net` matches any subdomain).
     pub allowed_base_url_hosts: Vec<String>,
+    /// Atlassian's `all.js`, the first script of every page shown inside Jira or Confluence.
+    pub all_js_url: String,
+    /// Who may frame the app's pages (the CSP `frame-ancestors` sources).
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Default for AppSettings {
@@ -131,6 +169,12 @@ impl Default for AppSettings {
                 "*.atlassian.net".into(),
                 "*.jira.com".into(),
                 "*.jira-dev.com".into(),
+            ],
+            all_js_url: "https://connect-cdn.atl-paas.net/all.js".into(),
+            frame_ancestors: vec![
+                "https://*.atlassian.net".into(),
+                "https://*.jira.com".into(),
+                "https://*.jira-dev.com".into(),
             ],
         }
     }
@@ -231,4 +275,39 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_passwords_of_the_database_and_broker_urls() {
+        let database = DatabaseSettings {
+            url: Some("postgres://app:db-pass@db.internal:5432/hookline".into()),
+            ..DatabaseSettings::default()
+        };
+        let amqp = AmqpSettings {
+            url: Some("amqp://app:mq-pass@mq.internal:5672/%2f".into()),
+            ..AmqpSettings::default()
+        };
+        let debug = format!("{database:?} {amqp:?}");
+        assert!(
+            !debug.contains("db-pass") && !debug.contains("mq-pass"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("postgres://app:***@db.internal:5432/hookline"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("amqp://app:***@mq.internal:5672/%2f"),
+            "{debug}"
+        );
+        let sqlite = DatabaseSettings {
+            url: Some("sqlite://data/hookline.db?mode=rwc".into()),
+            ..DatabaseSettings::default()
+        };
+        assert!(format!("{sqlite:?}").contains("sqlite://data/hookline.db?mode=rwc"));
+    }
 }

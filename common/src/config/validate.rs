@@ -64,6 +64,17 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let base_url = https_unless_loopback("app.base_url", &self.app.base_url)?;
         https_unless_loopback("app.install_keys_url", &self.app.install_keys_url)?;
+        https_unless_loopback("app.all_js_url", &self.app.all_js_url)?;
+        let unsafe_source = |source: &String| {
+            source.is_empty()
+                || source.contains(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        };
+        if self.app.frame_ancestors.iter().any(unsafe_source) {
+            return Err(unsafe_setting(
+                "app.frame_ancestors",
+                "each entry must be one CSP source such as https://*.atlassian.net",
+            ));
+        }
         if self.app.key.is_empty() || self.app.key.len() > 64 {
             return Err(unsafe_setting("app.key", "must be 1 to 64 characters"));
         }
@@ -200,6 +211,28 @@ mod tests {
         ])
         .unwrap_err();
         assert!(error.to_string().contains("security"), "{error}");
+    }
+
+    #[test]
+    fn the_pages_settings_read_from_the_environment_and_are_checked() {
+        let settings = load(&[(
+            "HOOKLINE_APP__FRAME_ANCESTORS",
+            "https://*.atlassian.net,https://example.com",
+        )])
+        .expect("valid");
+        assert_eq!(
+            settings.app.frame_ancestors,
+            ["https://*.atlassian.net", "https://example.com"]
+        );
+        let error =
+            load(&[("HOOKLINE_APP__ALL_JS_URL", "http://cdn.example.com/all.js")]).unwrap_err();
+        assert!(error.to_string().contains("app.all_js_url"), "{error}");
+        let error = load(&[(
+            "HOOKLINE_APP__FRAME_ANCESTORS",
+            "https://a.example; script-src *",
+        )])
+        .unwrap_err();
+        assert!(error.to_string().contains("app.frame_ancestors"), "{error}");
     }
 
     #[test]

@@ -59,6 +59,49 @@ pub(super) fn load_or_create(path: &Path) -> Result<Keyring, CryptoError> {
     }
 }
 
+/// Replaces the key file at `path` with `kid=BASE64KEY` lines, atomically: a new private file
+/// beside it is written and synced, then renamed over `path`.
+pub(super) fn replace<'a>(
+    path: &Path,
+    lines: impl Iterator<Item = (&'a str, String)>,
+) -> Result<(), CryptoError> {
+    let mut contents = String::from(HEADER);
+    for (kid, key) in lines {
+        contents.push_str(&format!("{kid}={key}\n"));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| key_file_error(path, "is not a file path"))?
+        .to_string_lossy();
+    let suffix: u64 = rand::random();
+    let temporary = path.with_file_name(format!(".{name}.{suffix:016x}.tmp"));
+    let written = write_new_private_file(&temporary, contents.as_bytes())
+        .and_then(|()| fs::rename(&temporary, path))
+        .and_then(|()| sync_parent(path));
+    if let Err(error) = written {
+        let _ = fs::remove_file(&temporary);
+        return Err(key_file_error(
+            path,
+            format!("could not be replaced: {error}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes a rename in `path`'s directory durable.
+#[cfg(unix)]
+fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => fs::File::open(parent)?.sync_all(),
+        None => fs::File::open(".")?.sync_all(),
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_parent(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
 #[cfg(unix)]
 fn check_owner_only(path: &Path, file: &fs::File) -> Result<(), CryptoError> {
     use std::os::unix::fs::PermissionsExt;
@@ -173,6 +216,41 @@ mod tests {
             .unwrap()
             .encrypt("s", b"a");
         assert_eq!(ring.decrypt(&stored, b"a").unwrap(), "s");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_written_key_file_replaces_the_old_one_privately_and_loads_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        let original = Keyring::create_key_file(&path).unwrap();
+        let stored = original.encrypt("s3cret", b"a");
+        let rotated = original.with_new_active_key();
+        rotated.write_key_file(&path).unwrap();
+        let loaded = Keyring::load_key_file(&path).unwrap();
+        assert_eq!(loaded.key_ids(), rotated.key_ids());
+        assert_eq!(loaded.decrypt(&stored, b"a").unwrap(), "s3cret");
+        let fresh = loaded.encrypt("s3cret", b"a");
+        assert_eq!(rotated.decrypt(&fresh, b"a").unwrap(), "s3cret");
+
+        rotated
+            .retire_all_but_active()
+            .write_key_file(&path)
+            .unwrap();
+        let retired = Keyring::load_key_file(&path).unwrap();
+        assert_eq!(retired.key_ids(), vec![rotated.active_key_id()]);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("keys")],
+            "no temporary file is left"
+        );
     }
 
     #[cfg(unix)]

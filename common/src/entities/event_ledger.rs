@@ -31,6 +31,8 @@ pub struct Model {
     pub error: Option<String>,
     /// The id of what the action created (a comment id).
     pub result_id: Option<String>,
+    /// While in the future, one worker holds the pair (concurrent copies wait).
+    pub lease_until: Option<DateTimeUtc>,
     /// First seen.
     pub created_at: DateTimeUtc,
     /// Last change.

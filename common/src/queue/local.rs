@@ -52,10 +52,7 @@ impl LocalQueue {
         let row = local_queue::ActiveModel {
             id: NotSet,
             routing_key: Set(event.routing_key()),
-            message: Set(
-                String::from_utf8_lossy(&QueueMessage::EventV1(event.clone()).to_bytes())
-                    .into_owned(),
-            ),
+            message: Set(String::from_utf8_lossy(&QueueMessage::encode_event(event)).into_owned()),
             attempt: Set(1),
             available_at: Set(now),
             claimed_until: Set(None),
@@ -161,6 +158,38 @@ impl LocalQueue {
             .collect())
     }
 
+    /// Moves a dead letter back to the queue as a first attempt, ready now; false if `id` is
+    /// not a dead letter.
+    pub async fn revive_dead(&self, id: i64) -> Result<bool, DbErr> {
+        let result = Queue::update_many()
+            .col_expr(Column::Dead, Expr::value(false))
+            .col_expr(Column::DeadReason, Expr::value(Option::<String>::None))
+            .col_expr(Column::Attempt, Expr::value(1))
+            .col_expr(Column::AvailableAt, Expr::value(Utc::now()))
+            .col_expr(
+                Column::ClaimedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .filter(Column::Id.eq(id))
+            .filter(Column::Dead.eq(true))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected > 0 {
+            self.arrived.notify_one();
+        }
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Deletes a dead letter; false if `id` is not a dead letter.
+    pub async fn delete_dead(&self, id: i64) -> Result<bool, DbErr> {
+        let result = Queue::delete_many()
+            .filter(Column::Id.eq(id))
+            .filter(Column::Dead.eq(true))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
     /// Messages waiting or in flight (not dead).
     pub async fn depth(&self) -> Result<u64, DbErr> {
         Queue::find()
@@ -190,5 +219,71 @@ impl EventPublisher for LocalQueue {
 
     fn is_ready(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::tenant::ProductType;
+
+    async fn queue() -> LocalQueue {
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        LocalQueue::new(db)
+    }
+
+    fn event() -> EventEnvelope {
+        EventEnvelope {
+            event_id: uuid::Uuid::new_v4(),
+            client_key: "ck".into(),
+            product: ProductType::Jira,
+            event: "jira:issue_created".into(),
+            webhook_id: Some("wh-1".into()),
+            retry: 0,
+            flow: None,
+            received_at: Utc::now(),
+            payload: RawValue::from_string("{}".into()).unwrap(),
+        }
+    }
+
+    async fn dead_one(queue: &LocalQueue) -> i64 {
+        queue.push(&event()).await.unwrap();
+        let id = queue.claim(1, Duration::from_secs(60)).await.unwrap()[0].id;
+        queue.retry(id, 4, Duration::ZERO).await.unwrap();
+        queue.dead_letter(id, "HTTP 404").await.unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn a_revived_dead_letter_is_delivered_again_as_a_first_attempt() {
+        let queue = queue().await;
+        let id = dead_one(&queue).await;
+        assert_eq!(queue.depth().await.unwrap(), 0);
+        assert!(queue.revive_dead(id).await.unwrap());
+        assert!(queue.dead_letters().await.unwrap().is_empty());
+        let claimed = queue.claim(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            (claimed.len(), claimed[0].id, claimed[0].attempt),
+            (1, id, 1)
+        );
+        assert!(
+            !queue.revive_dead(id).await.unwrap(),
+            "a live message is no dead letter"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_dead_letters_are_deleted_by_delete_dead() {
+        let queue = queue().await;
+        let id = dead_one(&queue).await;
+        queue.push(&event()).await.unwrap();
+        let live = queue.claim(1, Duration::from_secs(60)).await.unwrap()[0].id;
+        assert!(!queue.delete_dead(live).await.unwrap());
+        assert!(queue.delete_dead(id).await.unwrap());
+        assert!(queue.dead_letters().await.unwrap().is_empty());
+        assert_eq!(queue.depth().await.unwrap(), 1);
     }
 }

@@ -3,6 +3,7 @@
 //! - [`ClientKey`], [`ProductType`], [`TenantState`] and the decrypted [`Tenant`] record.
 //! - [`InstallPayload`]: the body of the lifecycle callbacks.
 //! - [`TenantStore`]: persistence with secrets encrypted at rest and a read-through cache.
+//!   [`TenantStore::purge`] deletes a tenant with its rules and ledger rows.
 
 mod cache;
 mod model;
@@ -11,7 +12,7 @@ mod store;
 
 pub use model::{ClientKey, ProductType, Tenant, TenantState};
 pub use payload::InstallPayload;
-pub use store::{StoreError, TenantStore};
+pub use store::{PurgeReport, StoreError, TenantStore};
 
 /// A value that is not a valid part of a tenant (client key, product, state).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

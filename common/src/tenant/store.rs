@@ -9,6 +9,10 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
+mod purge;
+
+pub use purge::PurgeReport;
+
 use super::cache::TenantCache;
 use super::{ClientKey, InstallPayload, ProductType, Tenant, TenantState};
 use crate::connect::verify::TenantLookup;
@@ -180,25 +184,43 @@ impl TenantStore {
     /// its new ciphertext already uses the active key. Stops at the first row that fails to
     /// decrypt; rows already re-encrypted stay so, and running again resumes.
     pub async fn reencrypt_all(&self) -> Result<usize, StoreError> {
+        self.reencrypt_all_with_progress(|_, _| ()).await
+    }
+
+    /// [`TenantStore::reencrypt_all`], calling `progress(done, total)` after each tenant row
+    /// (including rows already under the active key), for progress bars.
+    pub async fn reencrypt_all_with_progress(
+        &self,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<usize, StoreError> {
+        let rows = Tenants::find()
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await?;
+        let total = rows.len();
         let mut changed = 0;
-        for row in Tenants::find().all(&self.db).await? {
-            if self.keyring.is_active_ciphertext(&row.shared_secret) {
-                continue;
+        for (done, row) in rows.into_iter().enumerate() {
+            if !self.keyring.is_active_ciphertext(&row.shared_secret) {
+                changed += self.reencrypt_row(&row).await?;
             }
-            let aad = row.client_key.as_bytes();
-            let secret = self.keyring.decrypt(&row.shared_secret, aad)?;
-            let updated = Tenants::update_many()
-                .col_expr(
-                    Column::SharedSecret,
-                    Expr::value(self.keyring.encrypt(&secret, aad)),
-                )
-                .filter(Column::Id.eq(row.id))
-                .filter(Column::SharedSecret.eq(row.shared_secret.as_str()))
-                .exec(&self.db)
-                .await?;
-            changed += updated.rows_affected as usize;
+            progress(done + 1, total);
         }
         Ok(changed)
+    }
+
+    async fn reencrypt_row(&self, row: &tenants::Model) -> Result<usize, StoreError> {
+        let aad = row.client_key.as_bytes();
+        let secret = self.keyring.decrypt(&row.shared_secret, aad)?;
+        let updated = Tenants::update_many()
+            .col_expr(
+                Column::SharedSecret,
+                Expr::value(self.keyring.encrypt(&secret, aad)),
+            )
+            .filter(Column::Id.eq(row.id))
+            .filter(Column::SharedSecret.eq(row.shared_secret.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected as usize)
     }
 
     /// Reads a tenant from the database, bypassing the cache.

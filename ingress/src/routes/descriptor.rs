@@ -36,7 +36,39 @@ pub fn render_descriptor(app: &AppSettings) -> Value {
         },
         "apiMigrations": { "signed-install": app.signed_install, "context-qsh": true },
         "scopes": app.scopes,
-        "modules": { "webhooks": webhooks },
+        "modules": page_modules(webhooks),
+    })
+}
+
+/// The webhooks plus the pages shown inside the products: the rules page (Jira admin page,
+/// Confluence configure page) and the activity of an issue (panel) or page (byline item).
+fn page_modules(webhooks: Vec<Value>) -> Value {
+    json!({
+        "webhooks": webhooks,
+        "adminPages": [{
+            "key": "hookline-rules",
+            "name": { "value": "hookline rules" },
+            "url": "/pages/rules",
+        }],
+        "configurePage": {
+            "key": "hookline-rules-configure",
+            "name": { "value": "hookline rules" },
+            "url": "/pages/rules",
+        },
+        "webPanels": [{
+            "key": "hookline-activity-panel",
+            "name": { "value": "hookline activity" },
+            "url": "/pages/activity?issueKey={issue.key}",
+            "location": "atl.jira.view.issue.right.context",
+            "weight": 200,
+        }],
+        "contentBylineItems": [{
+            "key": "hookline-activity-byline",
+            "name": { "value": "hookline activity" },
+            "tooltip": { "value": "What hookline's rules did on this page" },
+            "url": "/pages/activity?pageId={page.id}",
+            "target": { "type": "inlinedialog" },
+        }],
     })
 }
 
@@ -61,6 +93,39 @@ mod tests {
         assert!(webhooks.contains(
             &json!({"event": "page_created", "url": "/webhooks/confluence/page_created"})
         ));
+    }
+
+    #[test]
+    fn the_pages_are_declared_for_both_products_with_dashed_keys() {
+        let modules = &render_descriptor(&AppSettings::default())["modules"];
+        assert_eq!(modules["adminPages"][0]["url"], "/pages/rules");
+        assert_eq!(modules["configurePage"]["url"], "/pages/rules");
+        assert_eq!(
+            modules["webPanels"][0]["location"],
+            "atl.jira.view.issue.right.context"
+        );
+        assert_eq!(
+            modules["webPanels"][0]["url"],
+            "/pages/activity?issueKey={issue.key}"
+        );
+        assert_eq!(
+            modules["contentBylineItems"][0]["url"],
+            "/pages/activity?pageId={page.id}"
+        );
+        let keys = [
+            &modules["adminPages"][0],
+            &modules["configurePage"],
+            &modules["webPanels"][0],
+            &modules["contentBylineItems"][0],
+        ];
+        for module in keys {
+            let key = module["key"].as_str().expect("a key");
+            assert!(
+                key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{key}"
+            );
+            assert!(module["name"]["value"].is_string(), "{module}");
+        }
     }
 
     #[test]

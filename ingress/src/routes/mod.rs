@@ -3,6 +3,7 @@ mod descriptor;
 mod health;
 pub mod lifecycle;
 mod metrics;
+pub mod ui;
 mod webhooks;
 
 use std::convert::Infallible;
@@ -34,6 +35,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     descriptor::route(state.clone())
         .or(lifecycle::routes(state.clone()))
         .or(webhooks::route(state.clone()))
+        .or(ui::routes(state.clone()))
         .or(health::routes(state.clone()))
         .or(metrics::route(state))
         .recover(handle_rejection)
@@ -52,6 +54,9 @@ fn route_label(path: &str) -> &'static str {
         "/readyz" => "readyz",
         "/metrics" => "metrics",
         p if p.starts_with("/webhooks/") => "webhook",
+        p if p.starts_with("/pages/") => "page",
+        p if p.starts_with("/api/") => "api",
+        p if p.starts_with("/static/") => "static",
         _ => "other",
     }
 }

@@ -37,6 +37,8 @@ pub struct TestOptions {
     pub body_limit_bytes: u64,
     /// Overrides the signed-install key server (a closed port, to make it unreachable).
     pub install_keys_url: Option<String>,
+    /// More settings, as `HOOKLINE_*` variables (they win over the ones above).
+    pub extra_env: Vec<(&'static str, String)>,
 }
 
 impl Default for TestOptions {
@@ -46,6 +48,7 @@ impl Default for TestOptions {
             amqp_url: None,
             body_limit_bytes: 1024 * 1024,
             install_keys_url: None,
+            extra_env: Vec::new(),
         }
     }
 }
@@ -142,6 +145,8 @@ fn settings(
             "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
         ),
     ];
+    let extra = options.extra_env.iter().map(|(k, v)| (*k, v.clone()));
+    let vars = vars.into_iter().chain(extra);
     Settings::load_from(None, vars.map(|(k, v)| (k.to_owned(), v)))
         .expect("test settings are valid")
 }

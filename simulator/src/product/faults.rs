@@ -53,6 +53,8 @@ pub enum Endpoint {
     Label,
     /// Entity properties (Jira issue properties, Confluence content properties).
     Property,
+    /// Admin checks (Jira permissions check, Confluence group membership).
+    Admin,
 }
 
 impl Endpoint {

@@ -15,7 +15,7 @@ use warp::{Filter, Rejection};
 use super::faults::{self, Endpoint, FaultKind};
 use super::records::RecordedRequest;
 use super::state::Shared;
-use super::{auth, confluence, jira, reply};
+use super::{auth, confluence, jira, permissions, reply};
 use crate::server::{dropped_connection, DropConnection};
 
 /// Both products refuse bodies this large long before the worker would send one.
@@ -35,6 +35,7 @@ struct Incoming {
 enum Route {
     Jira(jira::Route),
     Confluence(confluence::Route),
+    Permissions(permissions::Route),
 }
 
 impl Route {
@@ -46,11 +47,15 @@ impl Route {
             .collect();
         let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
         match product {
-            ProductType::Jira => jira::Route::parse(method, &segments).map(Self::Jira),
+            ProductType::Jira => permissions::Route::parse(product, method, &segments)
+                .map(Self::Permissions)
+                .or_else(|| jira::Route::parse(method, &segments).map(Self::Jira)),
             ProductType::Confluence => {
                 let (wiki, rest) = segments.split_first()?;
                 let rest = if *wiki == "wiki" { rest } else { return None };
-                confluence::Route::parse(method, rest).map(Self::Confluence)
+                permissions::Route::parse(product, method, rest)
+                    .map(Self::Permissions)
+                    .or_else(|| confluence::Route::parse(method, rest).map(Self::Confluence))
             }
         }
     }
@@ -59,6 +64,7 @@ impl Route {
         match self {
             Self::Jira(route) => route.endpoint(),
             Self::Confluence(route) => route.endpoint(),
+            Self::Permissions(route) => route.endpoint(),
         }
     }
 }
@@ -187,5 +193,6 @@ async fn respond(
     match route {
         Route::Jira(route) => route.handle(tenant, query, body),
         Route::Confluence(route) => route.handle(tenant, query, body),
+        Route::Permissions(route) => route.handle(tenant, query, body),
     }
 }

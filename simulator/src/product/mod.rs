@@ -15,6 +15,7 @@ mod confluence;
 mod faults;
 mod handler;
 mod jira;
+mod permissions;
 mod records;
 mod reply;
 mod state;

@@ -1,5 +1,5 @@
 //! The simulator's memory: tenants by site, their records and fault queues.
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -77,6 +77,8 @@ pub(crate) struct Tenant {
     pub properties: Vec<StoredProperty>,
     pub requests: Vec<RecordedRequest>,
     pub faults: VecDeque<Fault>,
+    /// The accountIds of the site admins (see `permissions.rs`).
+    pub admins: HashSet<String>,
     last_id: u64,
 }
 
@@ -100,6 +102,7 @@ impl Tenant {
             properties: Vec::new(),
             requests: Vec::new(),
             faults: VecDeque::new(),
+            admins: HashSet::new(),
             last_id: 10_000,
         }
     }

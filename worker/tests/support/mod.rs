@@ -22,6 +22,7 @@ use worker::startup::Worker;
 
 pub struct TestWorker {
     pub sim: ProductSim,
+    db: sea_orm::DatabaseConnection,
     pub dispatcher: Arc<Dispatcher>,
     pub topology: Topology,
     pub settings: Settings,
@@ -71,8 +72,12 @@ pub async fn spawn_worker_with(database_url: Option<String>) -> TestWorker {
     let dispatcher = worker.dispatcher().clone();
     let metrics_url = format!("http://{}/metrics", worker.metrics_address());
     let task = tokio::spawn(worker.run_until_stopped());
+    let connection = common::db::connect(&db.url)
+        .await
+        .expect("the test database");
     TestWorker {
         sim: ProductSim::start().await,
+        db: connection,
         dispatcher,
         topology: topology.clone(),
         settings,
@@ -118,14 +123,33 @@ pub fn comment_rule(template: &str) -> RuleSpec {
 }
 
 impl TestWorker {
-    /// Installs and enables a tenant in the database and in the simulator.
-    pub async fn add_tenant(&self, client_key: &str, secret: &str, product: ProductType) {
-        let base_url = self.sim.add_tenant(client_key, secret, product, "hookline");
-        let payload: InstallPayload = serde_json::from_value(json!({
+    /// The `installed` body of a tenant registered in the simulator.
+    pub fn install_payload(
+        &self,
+        client_key: &str,
+        secret: &str,
+        product: ProductType,
+    ) -> InstallPayload {
+        let base_url = self
+            .sim
+            .base_url(client_key)
+            .expect("the tenant is in the simulator");
+        serde_json::from_value(json!({
             "key": "hookline", "clientKey": client_key, "sharedSecret": secret, "baseUrl": base_url,
             "productType": product.as_str(), "eventType": "installed"
         }))
-        .expect("install payload");
+        .expect("install payload")
+    }
+
+    /// A new connection to the worker's database.
+    pub fn dispatcher_db(&self) -> sea_orm::DatabaseConnection {
+        self.db.clone()
+    }
+
+    /// Installs and enables a tenant in the database and in the simulator.
+    pub async fn add_tenant(&self, client_key: &str, secret: &str, product: ProductType) {
+        self.sim.add_tenant(client_key, secret, product, "hookline");
+        let payload = self.install_payload(client_key, secret, product);
         self.dispatcher
             .tenants
             .save_install(&payload)

@@ -1,0 +1,190 @@
+//! `hookline tenants list|show|disable|enable|purge`. Secrets are never printed.
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use common::ledger::LedgerStatus;
+use common::tenant::{Tenant, TenantState};
+
+use super::admin::{client_key_arg, Admin};
+use super::table::{self, or_dash};
+use crate::cli::TenantsCommand;
+
+/// The window of `tenants show`'s recent activity.
+const RECENT_HOURS: i64 = 24;
+
+pub async fn run(config: Option<&Path>, command: TenantsCommand) -> anyhow::Result<ExitCode> {
+    let admin = Admin::open(config).await?;
+    match command {
+        TenantsCommand::List => list(&admin).await,
+        TenantsCommand::Show { client_key } => show(&admin, &client_key).await,
+        TenantsCommand::Disable { client_key } => {
+            set_state(&admin, &client_key, TenantState::Disabled).await
+        }
+        TenantsCommand::Enable { client_key } => {
+            set_state(&admin, &client_key, TenantState::Enabled).await
+        }
+        TenantsCommand::Purge { client_key, yes } => purge(&admin, &client_key, yes).await,
+    }
+}
+
+async fn list(admin: &Admin) -> anyhow::Result<ExitCode> {
+    let tenants = admin.tenants()?.list().await.context("listing tenants")?;
+    if tenants.is_empty() {
+        println!("no tenants");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = tenants
+        .iter()
+        .map(|t| {
+            vec![
+                t.client_key.to_string(),
+                t.product_type.to_string(),
+                t.state.to_string(),
+                t.base_url.clone(),
+                table::time(&t.installed_at),
+            ]
+        })
+        .collect();
+    table::print(
+        &["CLIENT KEY", "PRODUCT", "STATE", "BASE URL", "INSTALLED AT"],
+        &rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(admin: &Admin, client_key: &str) -> anyhow::Result<ExitCode> {
+    let tenant = admin.tenant(&admin.tenants()?, client_key).await?;
+    let rules = admin
+        .rules()
+        .list(&tenant.client_key)
+        .await
+        .context("listing the tenant's rules")?;
+    let enabled = rules.iter().filter(|r| r.spec.enabled).count();
+    let ledger = admin.ledger();
+    let since = Utc::now() - chrono::Duration::hours(RECENT_HOURS);
+    let recent = ledger
+        .status_counts(&tenant.client_key, Some(since))
+        .await
+        .context("counting the tenant's ledger rows")?;
+    let total = ledger
+        .status_counts(&tenant.client_key, None)
+        .await
+        .context("counting the tenant's ledger rows")?;
+    let mut pairs = tenant_fields(&tenant);
+    pairs.push(("rules", format!("{} ({enabled} enabled)", rules.len())));
+    pairs.push(("activity (24 h)", activity(&recent)));
+    pairs.push(("activity (all)", activity(&total)));
+    table::fields(&pairs);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every field of the tenant but its secret.
+fn tenant_fields(t: &Tenant) -> Vec<(&'static str, String)> {
+    vec![
+        ("clientKey", t.client_key.to_string()),
+        ("product", t.product_type.to_string()),
+        ("state", t.state.to_string()),
+        ("baseUrl", t.base_url.clone()),
+        ("displayUrl", or_dash(t.display_url.as_ref())),
+        ("appKey", t.app_key.clone()),
+        ("description", or_dash(t.description.as_ref())),
+        ("installationId", or_dash(t.installation_id.as_ref())),
+        ("oauthClientId", or_dash(t.oauth_client_id.as_ref())),
+        (
+            "serviceEntitlementNumber",
+            or_dash(t.service_entitlement_number.as_ref()),
+        ),
+        ("serverVersion", or_dash(t.server_version.as_ref())),
+        ("pluginsVersion", or_dash(t.plugins_version.as_ref())),
+        ("installedAt", table::time(&t.installed_at)),
+        ("enabledAt", or_dash(t.enabled_at.as_ref().map(table::time))),
+        (
+            "disabledAt",
+            or_dash(t.disabled_at.as_ref().map(table::time)),
+        ),
+        (
+            "uninstalledAt",
+            or_dash(t.uninstalled_at.as_ref().map(table::time)),
+        ),
+        ("updatedAt", table::time(&t.updated_at)),
+    ]
+}
+
+/// `done 3, pending 1, dead 0, no_match 2`: every status, zeros included.
+fn activity(counts: &[(LedgerStatus, u64)]) -> String {
+    let statuses = [
+        LedgerStatus::Done,
+        LedgerStatus::Pending,
+        LedgerStatus::Dead,
+        LedgerStatus::NoMatch,
+    ];
+    statuses
+        .iter()
+        .map(|status| {
+            let n: u64 = counts
+                .iter()
+                .filter(|(s, _)| s == status)
+                .map(|(_, n)| n)
+                .sum();
+            format!("{} {n}", status.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn set_state(
+    admin: &Admin,
+    client_key: &str,
+    state: TenantState,
+) -> anyhow::Result<ExitCode> {
+    let key = client_key_arg(client_key)?;
+    let tenant = admin
+        .tenants()?
+        .set_state(&key, state)
+        .await
+        .with_context(|| format!("setting tenant {client_key} {state}"))?
+        .with_context(|| format!("no tenant with client key {client_key:?}"))?;
+    println!("tenant {} is now {}", tenant.client_key, tenant.state);
+    if state == TenantState::Disabled {
+        println!(
+            "its webhooks are refused and its queued events skipped (running processes notice \
+             within {} s)",
+            admin.settings.database.tenant_cache_ttl_secs
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn purge(admin: &Admin, client_key: &str, yes: bool) -> anyhow::Result<ExitCode> {
+    let store = admin.tenants()?;
+    let tenant = admin.tenant(&store, client_key).await?;
+    let key = &tenant.client_key;
+    if !yes {
+        let rules = admin.rules().list(key).await?.len();
+        let rows: u64 = admin
+            .ledger()
+            .status_counts(key, None)
+            .await?
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        println!(
+            "would delete tenant {key} ({}, {}), {rules} rule(s) and {rows} event ledger row(s)",
+            tenant.product_type, tenant.base_url
+        );
+        bail!("refusing to purge tenant {key} without --yes");
+    }
+    let report = store
+        .purge(key)
+        .await
+        .with_context(|| format!("purging tenant {key}"))?
+        .with_context(|| format!("no tenant with client key {client_key:?}"))?;
+    println!(
+        "purged tenant {key}: deleted {} rule(s) and {} event ledger row(s)",
+        report.rules, report.ledger_rows
+    );
+    println!("its dead letters, if any, are kept: see `hookline dlq list --client-key {key}`");
+    Ok(ExitCode::SUCCESS)
+}

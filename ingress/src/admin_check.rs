@@ -1,0 +1,222 @@
+//! Whether a user may change a tenant's rules: a site administrator, as the product itself says.
+//!
+//! The ingress asks the tenant's own product with the app's JWT (as the worker signs its
+//! calls): Jira answers `POST /rest/api/3/permissions/check` for the global `ADMINISTER`
+//! permission; Confluence lists the user's groups (`GET /rest/api/user/memberof`), and members
+//! of `site-admins`, `confluence-admins` or `administrators` are admins. Verdicts are cached per
+//! (clientKey, accountId) for a minute, so a page full of clicks costs one call; failures are
+//! never cached.
+use std::time::Duration;
+
+use common::base_url::BaseUrlPolicy;
+use common::connect::sign::app_token;
+use common::connect::CanonicalRequest;
+use common::tenant::{ProductType, Tenant};
+use moka::future::Cache;
+use reqwest::header::AUTHORIZATION;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// How long a verdict is trusted: a user demoted in the product loses rights within it.
+pub const VERDICT_TTL: Duration = Duration::from_secs(60);
+/// Confluence groups whose members administer the site.
+pub const CONFLUENCE_ADMIN_GROUPS: [&str; 3] =
+    ["site-admins", "confluence-admins", "administrators"];
+/// The Jira global permission of administrators.
+pub const JIRA_ADMIN_PERMISSION: &str = "ADMINISTER";
+
+/// Why a verdict could not be had (the caller answers 503: the user may be an admin).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AdminCheckError {
+    /// The tenant's `baseUrl` is not in the allow-list (any more).
+    #[error("the site's baseUrl is not allowed: {0}")]
+    BaseUrl(String),
+    /// The app token could not be signed.
+    #[error("the admin check could not be signed: {0}")]
+    Sign(String),
+    /// The product did not answer.
+    #[error("the product could not be reached for the admin check")]
+    Unreachable,
+    /// The product answered with an error status.
+    #[error("the product answered {0} to the admin check")]
+    Status(u16),
+}
+
+/// Asks products who their administrators are; cheap to clone.
+#[derive(Clone)]
+pub struct AdminCheck {
+    http: reqwest::Client,
+    app_key: String,
+    base_urls: BaseUrlPolicy,
+    verdicts: Cache<(String, String), bool>,
+}
+
+impl AdminCheck {
+    /// A checker signing as `app_key`, calling only `baseUrl`s allowed by `base_urls`.
+    pub fn new(
+        app_key: &str,
+        base_urls: BaseUrlPolicy,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            // A redirect would leave the tenant's baseUrl and drop the qsh binding.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            app_key: app_key.to_owned(),
+            base_urls,
+            verdicts: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(VERDICT_TTL)
+                .build(),
+        })
+    }
+
+    /// Whether `account_id` administers `tenant`'s site (cached per tenant and user).
+    pub async fn is_admin(
+        &self,
+        tenant: &Tenant,
+        account_id: &str,
+    ) -> Result<bool, AdminCheckError> {
+        let key = (tenant.client_key.as_str().to_owned(), account_id.to_owned());
+        self.verdicts
+            .try_get_with(key, self.ask(tenant, account_id))
+            .await
+            .map_err(|error| (*error).clone())
+    }
+
+    #[tracing::instrument(name = "admin_check", skip_all, fields(client_key = %tenant.client_key, product = %tenant.product_type))]
+    async fn ask(&self, tenant: &Tenant, account_id: &str) -> Result<bool, AdminCheckError> {
+        let verdict = match tenant.product_type {
+            ProductType::Jira => {
+                let body = json!({ "accountId": account_id, "globalPermissions": [JIRA_ADMIN_PERMISSION] });
+                let answer = self
+                    .call(
+                        tenant,
+                        Method::POST,
+                        "/rest/api/3/permissions/check",
+                        Some(&body),
+                    )
+                    .await?;
+                jira_grants_admin(&answer)
+            }
+            ProductType::Confluence => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("accountId", account_id)
+                    .finish();
+                let path = format!("/rest/api/user/memberof?{query}");
+                let answer = self.call(tenant, Method::GET, &path, None).await?;
+                confluence_groups_grant_admin(&answer)
+            }
+        };
+        tracing::info!(admin = verdict, "admin check answered");
+        Ok(verdict)
+    }
+
+    /// Sends one signed request to the tenant's product (`path` relative to its baseUrl).
+    async fn call(
+        &self,
+        tenant: &Tenant,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, AdminCheckError> {
+        self.base_urls
+            .check(&tenant.base_url)
+            .map_err(|error| AdminCheckError::BaseUrl(error.to_string()))?;
+        let base_path = tenant.base_path();
+        let request =
+            CanonicalRequest::new(method.as_str(), &format!("{base_path}{path}"), &base_path);
+        let token = app_token(
+            &self.app_key,
+            tenant.client_key.as_str(),
+            &tenant.shared_secret,
+            &request,
+            chrono::Utc::now().timestamp(),
+        )
+        .map_err(|error| AdminCheckError::Sign(error.to_string()))?;
+        let url = format!("{}{path}", tenant.base_url.trim_end_matches('/'));
+        let mut builder = self
+            .http
+            .request(method, url)
+            .header(AUTHORIZATION, format!("JWT {token}"));
+        if let Some(body) = body {
+            builder = builder.json(body);
+        }
+        let response = builder.send().await.map_err(|error| {
+            tracing::warn!(error = %error, "admin check: the product is unreachable");
+            AdminCheckError::Unreachable
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            tracing::warn!(status = status.as_u16(), "admin check: the product refused");
+            return Err(AdminCheckError::Status(status.as_u16()));
+        }
+        // An unreadable answer grants nothing.
+        Ok(response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Jira's answer lists the requested global permissions the user holds.
+fn jira_grants_admin(answer: &Value) -> bool {
+    answer["globalPermissions"]
+        .as_array()
+        .is_some_and(|granted| granted.iter().any(|p| p == JIRA_ADMIN_PERMISSION))
+}
+
+/// Confluence's answer lists the user's groups under `results`.
+fn confluence_groups_grant_admin(answer: &Value) -> bool {
+    answer["results"].as_array().is_some_and(|groups| {
+        groups.iter().any(|group| {
+            group["name"]
+                .as_str()
+                .is_some_and(|name| CONFLUENCE_ADMIN_GROUPS.contains(&name))
+        })
+    })
+}
+
+impl std::fmt::Debug for AdminCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminCheck")
+            .field("app_key", &self.app_key)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_granted_administer_permission_makes_a_jira_admin() {
+        assert!(jira_grants_admin(
+            &json!({"globalPermissions": ["ADMINISTER"], "projectPermissions": []})
+        ));
+        assert!(!jira_grants_admin(&json!({"globalPermissions": []})));
+        assert!(!jira_grants_admin(
+            &json!({"globalPermissions": ["SYSTEM_ADMIN_X"]})
+        ));
+        assert!(!jira_grants_admin(&Value::Null));
+    }
+
+    #[test]
+    fn membership_of_an_admin_group_makes_a_confluence_admin() {
+        let groups = |names: &[&str]| json!({"results": names.iter().map(|n| json!({"type": "group", "name": n})).collect::<Vec<_>>()});
+        assert!(confluence_groups_grant_admin(&groups(&[
+            "confluence-users",
+            "site-admins"
+        ])));
+        assert!(confluence_groups_grant_admin(&groups(&["administrators"])));
+        assert!(!confluence_groups_grant_admin(&groups(&[
+            "confluence-users",
+            "site-admins-x"
+        ])));
+        assert!(!confluence_groups_grant_admin(
+            &json!({"results": "site-admins"})
+        ));
+    }
+}

@@ -1,0 +1,185 @@
+//! `GET /api/activity?issueKey=KAN-1` (or `?pageId=123`): what hookline did about one issue
+//! or page of the caller's site, newest first, from the event ledger.
+use chrono::{DateTime, Utc};
+use common::ledger::{LedgerEntry, NO_RULE};
+use serde::Serialize;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::caller::Caller;
+use super::json;
+use crate::auth::{request_target, RequestTarget};
+use crate::errors::ApiError;
+use crate::routes::with_state;
+use crate::state::AppState;
+
+/// Rows shown at most.
+pub const ACTIVITY_LIMIT: u64 = 50;
+/// Longest accepted issue key or page id.
+const MAX_SUBJECT_LEN: usize = 255;
+
+/// The issue or page a panel is about (`issueKey` or `pageId` in the query).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A Jira issue key.
+    Issue(String),
+    /// A Confluence page id.
+    Page(String),
+}
+
+impl Subject {
+    /// Reads exactly one of `issueKey` and `pageId` from a raw query; 400 otherwise.
+    pub fn from_query(query: &str) -> Result<Self, ApiError> {
+        let mut found = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                "issueKey" => found.push(Self::Issue(value.into_owned())),
+                "pageId" => found.push(Self::Page(value.into_owned())),
+                _ => {}
+            }
+        }
+        match found.as_slice() {
+            [subject] if subject.is_valid() => Ok(subject.clone()),
+            _ => Err(ApiError::bad_request(
+                "invalid_subject",
+                "name one issue (issueKey) or one page (pageId)",
+            )),
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        let value = self.value();
+        !value.is_empty() && value.len() <= MAX_SUBJECT_LEN && !value.chars().any(char::is_control)
+    }
+
+    /// The query parameter naming it.
+    pub fn param(&self) -> &'static str {
+        match self {
+            Self::Issue(_) => "issueKey",
+            Self::Page(_) => "pageId",
+        }
+    }
+
+    /// The issue key or page id (the ledger's `subject`).
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Issue(value) | Self::Page(value) => value,
+        }
+    }
+
+    /// For people: `issue KAN-1`, `page 123`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Issue(key) => format!("issue {key}"),
+            Self::Page(id) => format!("page {id}"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryView<'a> {
+    /// 0 when no rule matched.
+    rule_id: i64,
+    /// The rule's name, if it still exists.
+    rule_name: Option<&'a str>,
+    event: &'a str,
+    status: &'static str,
+    attempts: i32,
+    error: Option<&'a str>,
+    result_id: Option<&'a str>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("api" / "activity")
+        .and(warp::get())
+        .and(request_target())
+        .and(warp::header::headers_cloned())
+        .and(with_state(state))
+        .then(|request, headers, state| async move {
+            activity(request, headers, state)
+                .await
+                .unwrap_or_else(Reply::into_response)
+        })
+        .boxed()
+}
+
+#[tracing::instrument(name = "activity", skip_all, fields(client_key))]
+async fn activity(
+    request: RequestTarget,
+    headers: HeaderMap,
+    state: AppState,
+) -> Result<Response, ApiError> {
+    let caller = Caller::authenticate(&state, &headers, &request).await?;
+    let subject = Subject::from_query(request.query())?;
+    let client_key = &caller.tenant.client_key;
+    let entries = state
+        .ledger
+        .activity(client_key, Some(subject.value()), ACTIVITY_LIMIT)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error, "the ledger failed");
+            ApiError::unavailable(
+                "activity_unavailable",
+                "the activity cannot be read; retry later",
+            )
+        })?;
+    // Names are a nicety: without the rules, rows still show.
+    let rules = state.rules.list(client_key).await.ok();
+    let name_of = |id: i64| {
+        let rules = rules.as_deref()?;
+        rules
+            .iter()
+            .find(|rule| rule.id == id && id != NO_RULE)
+            .map(|rule| rule.spec.name.as_str())
+    };
+    let views: Vec<EntryView<'_>> = entries
+        .iter()
+        .map(|entry: &LedgerEntry| EntryView {
+            rule_id: entry.rule_id,
+            rule_name: name_of(entry.rule_id),
+            event: &entry.event,
+            status: entry.status.as_str(),
+            attempts: entry.attempts,
+            error: entry.error.as_deref(),
+            result_id: entry.result_id.as_deref(),
+            created_at: entry.created_at,
+            updated_at: entry.updated_at,
+        })
+        .collect();
+    let body = serde_json::json!({
+        subject.param(): subject.value(),
+        "entries": views,
+    });
+    Ok(json(StatusCode::OK, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_one_subject_is_read_from_the_query() {
+        assert_eq!(
+            Subject::from_query("issueKey=KAN-1&xdm_e=x").expect("one"),
+            Subject::Issue("KAN-1".into())
+        );
+        assert_eq!(
+            Subject::from_query("pageId=123").expect("one"),
+            Subject::Page("123".into())
+        );
+        for bad in [
+            "",
+            "issueKey=",
+            "issueKey=A&pageId=1",
+            "issueKey=A&issueKey=B",
+            "pageId=%0A",
+        ] {
+            assert!(Subject::from_query(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `POST /api/rules/preview`: renders a template against a sample payload of the tenant's
+//! product (real captures from `fixtures/payloads/`), as the worker would render it.
+use std::sync::OnceLock;
+
+use common::rules::model::MAX_TEMPLATE_BYTES;
+use common::rules::template::{self, Escape};
+use common::tenant::ProductType;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, StatusCode};
+use warp::hyper::body::Bytes;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::caller::Caller;
+use super::{json, API_BODY_LIMIT};
+use crate::auth::{request_target, RequestTarget};
+use crate::errors::ApiError;
+use crate::routes::with_state;
+use crate::state::AppState;
+
+/// A sample payload: the event it is a capture of, and the capture.
+struct Sample {
+    event: &'static str,
+    source: &'static str,
+}
+
+const SAMPLES: [Sample; 5] = [
+    Sample {
+        event: "jira:issue_created",
+        source: include_str!(
+            "../../../../fixtures/payloads/jira_issue_created__sirajju_skill-sync.json"
+        ),
+    },
+    Sample {
+        event: "jira:issue_updated",
+        source: include_str!(
+            "../../../../fixtures/payloads/jira_issue_updated__sirajju_skill-sync.json"
+        ),
+    },
+    Sample {
+        event: "comment_created",
+        source: include_str!(
+            "../../../../fixtures/payloads/jira_comment_created__laravel_BotController.json"
+        ),
+    },
+    Sample {
+        event: "page_created",
+        source: include_str!(
+            "../../../../fixtures/payloads/confluence_page_created__wyona_katie.json"
+        ),
+    },
+    Sample {
+        event: "page_updated",
+        source: include_str!(
+            "../../../../fixtures/payloads/confluence_page_updated__wyona_katie.json"
+        ),
+    },
+];
+
+/// The body of a preview request.
+#[derive(Deserialize)]
+struct PreviewRequest {
+    template: String,
+    /// The rule's event (picks the sample); the product's first sample when absent or unknown.
+    #[serde(default)]
+    event: Option<String>,
+    /// The action type: `confluence_comment` renders with HTML escaping, as the worker does.
+    #[serde(default)]
+    action: Option<String>,
+}
+
+pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("api" / "rules" / "preview")
+        .and(warp::post())
+        .and(request_target())
+        .and(warp::header::headers_cloned())
+        .and(with_state(state))
+        .and(warp::body::content_length_limit(API_BODY_LIMIT))
+        .and(warp::body::bytes())
+        .then(|request, headers, state, body| async move {
+            preview(request, headers, state, body)
+                .await
+                .unwrap_or_else(Reply::into_response)
+        })
+        .boxed()
+}
+
+/// Any user of the site may preview: it reads only the built-in samples.
+#[tracing::instrument(name = "rules_preview", skip_all, fields(client_key))]
+async fn preview(
+    request: RequestTarget,
+    headers: HeaderMap,
+    state: AppState,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = Caller::authenticate(&state, &headers, &request).await?;
+    let preview: PreviewRequest = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_body",
+            "send {\"template\": \"...\", \"event\": \"...\"}",
+        )
+    })?;
+    let (event, payload) = sample(caller.tenant.product_type, preview.event.as_deref());
+    let escape = match preview.action.as_deref() {
+        Some("confluence_comment") => Escape::Html,
+        _ => Escape::None,
+    };
+    let rendered = if preview.template.len() > MAX_TEMPLATE_BYTES {
+        Err(format!(
+            "the template is longer than {MAX_TEMPLATE_BYTES} bytes"
+        ))
+    } else {
+        template::render(
+            &preview.template,
+            &template::context(event, payload),
+            escape,
+        )
+        .map_err(|error| error.to_string())
+    };
+    let body = match rendered {
+        Ok(text) => json!({ "sampleEvent": event, "text": text }),
+        Err(error) => json!({ "sampleEvent": event, "error": error }),
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// The sample for `event` if there is one for the product, else the product's first.
+fn sample(product: ProductType, event: Option<&str>) -> (&'static str, &'static Value) {
+    static PARSED: OnceLock<Vec<Value>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        SAMPLES
+            .iter()
+            .map(|sample| serde_json::from_str(sample.source).unwrap_or(Value::Null))
+            .collect()
+    });
+    let of_product = |sample: &Sample| {
+        let jira = sample.event.starts_with("jira:") || sample.event.starts_with("comment_");
+        jira == (product == ProductType::Jira)
+    };
+    let index = SAMPLES
+        .iter()
+        .position(|sample| of_product(sample) && Some(sample.event) == event)
+        .or_else(|| SAMPLES.iter().position(of_product))
+        .unwrap_or(0);
+    (SAMPLES[index].event, &parsed[index])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sample_parses_and_each_product_has_its_own() {
+        for sample in &SAMPLES {
+            let value: Value = serde_json::from_str(sample.source).expect(sample.event);
+            assert!(value.is_object(), "{}", sample.event);
+        }
+        let (event, payload) = sample(ProductType::Jira, Some("comment_created"));
+        assert_eq!(event, "comment_created");
+        assert!(payload.get("comment").is_some());
+        let (event, payload) = sample(ProductType::Confluence, Some("jira:issue_created"));
+        assert_eq!(event, "page_created");
+        assert!(payload.get("page").is_some());
+        assert_eq!(sample(ProductType::Jira, None).0, "jira:issue_created");
+    }
+}

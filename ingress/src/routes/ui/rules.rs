@@ -1,0 +1,258 @@
+//! The rules API of the rules page: list (any user of the site), create, enable/disable and
+//! delete (site admins only). Every store call takes the caller's clientKey, so a rule id of
+//! another tenant is simply not found.
+use common::rules::{FieldError, RuleSpec, RuleStoreError};
+use common::tenant::ProductType;
+use serde::Deserialize;
+use warp::filters::BoxedFilter;
+use warp::http::header::{HeaderValue, LOCATION};
+use warp::http::{HeaderMap, StatusCode};
+use warp::hyper::body::Bytes;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::caller::Caller;
+use super::view::RuleView;
+use super::{json, API_BODY_LIMIT};
+use crate::auth::{request_target, RequestTarget};
+use crate::errors::ApiError;
+use crate::routes::with_state;
+use crate::state::AppState;
+
+/// Most rules one site may have (each event is checked against every rule of its site).
+pub const MAX_RULES_PER_TENANT: usize = 100;
+
+/// The body of `PATCH /api/rules/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Change {
+    enabled: bool,
+}
+
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let caller = move || {
+        request_target()
+            .and(warp::header::headers_cloned())
+            .and(with_state(state.clone()))
+    };
+    let body = || warp::body::content_length_limit(API_BODY_LIMIT).and(warp::body::bytes());
+    let list = warp::path!("api" / "rules")
+        .and(warp::get())
+        .and(caller())
+        .then(|request, headers, state| async move { answer(list(request, headers, state).await) });
+    let create = warp::path!("api" / "rules")
+        .and(warp::post())
+        .and(caller())
+        .and(body())
+        .then(|request, headers, state, body| async move {
+            answer(create(request, headers, state, body).await)
+        });
+    let change = warp::path!("api" / "rules" / i64)
+        .and(warp::patch())
+        .and(caller())
+        .and(body())
+        .then(|id, request, headers, state, body| async move {
+            answer(change(id, request, headers, state, body).await)
+        });
+    let remove = warp::path!("api" / "rules" / i64)
+        .and(warp::delete())
+        .and(caller())
+        .then(|id, request, headers, state| async move {
+            answer(remove(id, request, headers, state).await)
+        });
+    list.or(create)
+        .unify()
+        .or(change)
+        .unify()
+        .or(remove)
+        .unify()
+        .boxed()
+}
+
+fn answer(result: Result<Response, impl Reply>) -> Response {
+    result.unwrap_or_else(Reply::into_response)
+}
+
+#[tracing::instrument(name = "rules_list", skip_all, fields(client_key))]
+async fn list(
+    request: RequestTarget,
+    headers: HeaderMap,
+    state: AppState,
+) -> Result<Response, ApiError> {
+    let caller = Caller::authenticate(&state, &headers, &request).await?;
+    // Fresh from the database: another replica may have changed them within the cache's TTL.
+    state.rules.invalidate(&caller.tenant.client_key).await;
+    let rules = state
+        .rules
+        .list(&caller.tenant.client_key)
+        .await
+        .map_err(store_error)?;
+    let views: Vec<RuleView<'_>> = rules.iter().map(RuleView::from).collect();
+    Ok(json(StatusCode::OK, &serde_json::json!({ "rules": views })))
+}
+
+#[tracing::instrument(name = "rules_create", skip_all, fields(client_key, rule_id))]
+async fn create(
+    request: RequestTarget,
+    headers: HeaderMap,
+    state: AppState,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let caller = Caller::authenticate(&state, &headers, &request).await?;
+    caller.require_admin(&state).await?;
+    let client_key = &caller.tenant.client_key;
+    let spec: RuleSpec = serde_json::from_slice(&body)
+        .map_err(|error| Refusal::Invalid(vec![field_error("rule", error.to_string())]))?;
+    check(&state, &spec, caller.tenant.product_type)?;
+    let existing = state.rules.list(client_key).await.map_err(store_error)?;
+    if existing.len() >= MAX_RULES_PER_TENANT {
+        return Err(Refusal::Invalid(vec![field_error(
+            "rule",
+            format!("a site may have at most {MAX_RULES_PER_TENANT} rules; delete one first"),
+        )]));
+    }
+    let rule = state
+        .rules
+        .add(client_key, &spec)
+        .await
+        .map_err(store_error)?;
+    tracing::Span::current().record("rule_id", rule.id);
+    tracing::info!("rule created");
+    let mut response = json(StatusCode::CREATED, &RuleView::from(&rule));
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/rules/{}", rule.id)) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+#[tracing::instrument(name = "rules_change", skip_all, fields(client_key, rule_id = id))]
+async fn change(
+    id: i64,
+    request: RequestTarget,
+    headers: HeaderMap,
+    state: AppState,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = Caller::authenticate(&state, &headers, &request).await?;
+    caller.require_admin(&state).await?;
+    let change: Change = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_body",
+            "send {\"enabled\": true} or {\"enabled\": false}",
+        )
+    })?;
+    let client_key = &caller.tenant.client_key;
+    let found = state
+        .rules
+        .set_enabled(client_key, id, change.enabled)
+        .await
+        .map_err(store_error)?;
+    let rules = state.rules.list(client_key).await.map_err(store_error)?;
+    let rule = rules
+        .iter()
+        .find(|rule| rule.id == id)
+        .filter(|_| found)
+        .ok_or_else(not_found)?;
+    tracing::info!(enabled = change.enabled, "rule changed");
+    Ok(json(StatusCode::OK, &RuleView::from(rule)))
+}
+
+#[tracing::instrument(name = "rules_delete", skip_all, fields(client_key, rule_id = id))]
+async fn remove(
+    id: i64,
+    request: RequestTarget,
+    headers: HeaderMap,
+    state: AppState,
+) -> Result<Response, ApiError> {
+    let caller = Caller::authenticate(&state, &headers, &request).await?;
+    caller.require_admin(&state).await?;
+    let removed = state
+        .rules
+        .remove(&caller.tenant.client_key, id)
+        .await
+        .map_err(store_error)?;
+    if !removed {
+        return Err(not_found());
+    }
+    tracing::info!("rule deleted");
+    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+}
+
+/// `RuleSpec::validate` for the tenant's product, plus: the app subscribes to the event.
+fn check(state: &AppState, spec: &RuleSpec, product: ProductType) -> Result<(), Refusal> {
+    let mut errors = spec.validate(product).err().unwrap_or_default();
+    let subscribed =
+        state.settings.app.webhooks.iter().any(|webhook| {
+            webhook.split_once(':') == Some((product.as_str(), spec.event.as_str()))
+        });
+    if !subscribed && !errors.iter().any(|error| error.field == "event") {
+        errors.push(field_error(
+            "event",
+            format!(
+                "this app receives no {} event of that name",
+                product.as_str()
+            ),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::Invalid(errors))
+    }
+}
+
+fn field_error(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Why a rule was not created: any API error, or 422 with every problem by field.
+enum Refusal {
+    Api(ApiError),
+    Invalid(Vec<FieldError>),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+impl Reply for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(error) => error.into_response(),
+            Self::Invalid(errors) => json(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &serde_json::json!({
+                    "code": "invalid_rule",
+                    "message": "the rule is not valid",
+                    "errors": errors,
+                }),
+            ),
+        }
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "rule_not_found",
+        "this site has no such rule",
+    )
+}
+
+fn store_error(error: RuleStoreError) -> ApiError {
+    match error {
+        RuleStoreError::Database(error) => {
+            tracing::error!(error = %error, "the rule store failed");
+            ApiError::unavailable(
+                "rules_unavailable",
+                "the rules cannot be reached; retry later",
+            )
+        }
+        other => ApiError::internal("a stored rule is unreadable", &other),
+    }
+}

@@ -1,0 +1,76 @@
+/* hookline activity panel: what the rules did on one issue or page. */
+(function () {
+  'use strict';
+  var h = window.hookline;
+  var root = document.getElementById('activity');
+  var list = document.getElementById('entries');
+  var loading = document.getElementById('loading');
+  var empty = document.getElementById('empty');
+  var bannerNode = document.getElementById('banner');
+  var refresh = document.getElementById('refresh');
+
+  var STATUS = {
+    done: ['Done', 'success'],
+    pending: ['Pending', 'inprogress'],
+    dead: ['Failed', 'removed'],
+    no_match: ['No match', 'default'],
+  };
+
+  function ruleName(entry) {
+    if (entry.ruleId === 0) return 'No rule matched';
+    return entry.ruleName || 'Rule #' + entry.ruleId + ' (deleted)';
+  }
+
+  function entryItem(entry) {
+    var status = STATUS[entry.status] || [entry.status, 'default'];
+    var meta = [
+      h.el('code', { className: 'event-name', textContent: entry.event }),
+      h.el('time', {
+        dateTime: entry.updatedAt,
+        title: new Date(entry.updatedAt).toLocaleString(),
+        textContent: h.relativeTime(entry.updatedAt),
+      }),
+    ];
+    if (entry.attempts > 1) {
+      meta.push(h.el('span', { textContent: entry.attempts + ' attempts' }));
+    }
+    if (entry.resultId) {
+      meta.push(h.el('span', { textContent: 'created #' + entry.resultId }));
+    }
+    var metaLine = h.el('div', { className: 'activity-meta' });
+    meta.forEach(function (part, index) {
+      if (index > 0) metaLine.append(h.el('span', { className: 'dot', textContent: '·' }));
+      metaLine.append(part);
+    });
+    return h.el('li', { className: 'activity-item activity-' + entry.status }, [
+      h.el('div', { className: 'activity-main' }, [
+        h.lozenge(status[0], status[1]),
+        h.el('span', { className: 'activity-rule' + (entry.ruleId === 0 ? ' subtle' : ''), textContent: ruleName(entry) }),
+      ]),
+      metaLine,
+      entry.error ? h.el('p', { className: 'activity-error', textContent: entry.error }) : null,
+    ]);
+  }
+
+  async function load() {
+    refresh.disabled = true;
+    var query = new URLSearchParams();
+    query.set(root.dataset.param, root.dataset.subject);
+    var result = await h.api('GET', 'activity?' + query.toString());
+    refresh.disabled = false;
+    loading.hidden = true;
+    if (!result.ok) {
+      h.banner(bannerNode, 'error', h.failure(result));
+      return;
+    }
+    h.banner(bannerNode, 'info', '');
+    var entries = result.body.entries || [];
+    list.replaceChildren.apply(list, entries.map(entryItem));
+    list.hidden = entries.length === 0;
+    empty.hidden = entries.length !== 0;
+    h.resize();
+  }
+
+  refresh.addEventListener('click', load);
+  load();
+})();

@@ -1,0 +1,58 @@
+//! The settings of a test pipeline, built the way an operator would: `HOOKLINE_*` variables.
+use common::config::Settings;
+use common::testing::amqp_url;
+
+use crate::resources::{Resources, RETRY_DELAYS_SECS};
+
+/// TEST-ONLY encryption key for sharedSecrets at rest (32 zero bytes).
+const TEST_ENCRYPTION_KEYS: &str = "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// A port nobody listens on right now (the OS picks it; we let it go for the pipeline).
+///
+/// # Panics
+/// If no local port can be bound.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free local port");
+    listener.local_addr().expect("a bound address").port()
+}
+
+/// Settings for a pipeline on `port` whose signed installs are checked against `key_server`,
+/// backed by `resources`.
+///
+/// # Panics
+/// If the settings do not validate (a mistake in the harness).
+pub fn for_test(port: u16, key_server: &str, resources: &Resources) -> Settings {
+    let delays: Vec<String> = RETRY_DELAYS_SECS.iter().map(u64::to_string).collect();
+    let mut vars = vec![
+        ("HOOKLINE_SERVER__PORT", port.to_string()),
+        ("HOOKLINE_SERVER__SHUTDOWN_GRACE_SECS", "5".to_owned()),
+        ("HOOKLINE_APP__BASE_URL", format!("http://127.0.0.1:{port}")),
+        ("HOOKLINE_APP__INSTALL_KEYS_URL", key_server.to_owned()),
+        // The simulated sites live on this machine.
+        (
+            "HOOKLINE_APP__ALLOWED_BASE_URL_HOSTS",
+            "127.0.0.1".to_owned(),
+        ),
+        (
+            "HOOKLINE_SECURITY__ENCRYPTION_KEYS",
+            TEST_ENCRYPTION_KEYS.to_owned(),
+        ),
+        ("HOOKLINE_AMQP__RETRY_DELAYS_SECS", delays.join(",")),
+        ("HOOKLINE_WORKER__METRICS_PORT", "0".to_owned()),
+        ("HOOKLINE_LOG__LEVEL", "warn".to_owned()),
+    ];
+    match resources {
+        Resources::Broker {
+            database, prefix, ..
+        } => {
+            vars.push(("HOOKLINE_DATABASE__URL", database.url.clone()));
+            vars.push(("HOOKLINE_AMQP__URL", amqp_url()));
+            vars.push(("HOOKLINE_AMQP__PREFIX", prefix.clone()));
+        }
+        Resources::Embedded { data_dir } => {
+            vars.push(("HOOKLINE_DATA_DIR", data_dir.path().display().to_string()));
+        }
+    }
+    Settings::load_from(None, vars.into_iter().map(|(k, v)| (k.to_owned(), v)))
+        .unwrap_or_else(|e| panic!("the test settings are valid: {e}"))
+}

@@ -1,0 +1,143 @@
+//! Applying one rule to one delivery through the ledger: claim the (delivery, rule) pair,
+//! skip it if done or held by a concurrent copy, act, and record the outcome.
+use std::time::Duration;
+
+use common::ledger::{LedgerKey, LedgerStatus, Receipt};
+use common::rules::Rule;
+use common::tenant::Tenant;
+use serde_json::Value;
+
+use crate::actions::{perform, ActionContext};
+use crate::client::CallError;
+use crate::dispatch::{store_unavailable, Dispatcher, Outcome};
+
+/// How long a copy that found the pair held waits before looking again.
+const HELD_ELSEWHERE: Duration = Duration::from_secs(5);
+
+impl Dispatcher {
+    /// Applies `rule` for the delivery of `key`; see the module docs.
+    pub(crate) async fn apply(
+        &self,
+        tenant: &Tenant,
+        rule: &Rule,
+        key: &LedgerKey,
+        receipt: Receipt<'_>,
+        payload: &Value,
+        attempt: u32,
+    ) -> Outcome {
+        let (entry, held) = match self.ledger.begin(key, receipt, self.action_lease).await {
+            Ok(claim) => claim,
+            Err(error) => return store_unavailable("ledger", &error),
+        };
+        match entry.status {
+            LedgerStatus::Done => {
+                self.metrics.duplicate_skipped(tenant.product_type.as_str());
+                tracing::info!(rule_id = rule.id, "effect already done; not repeating it");
+                return Outcome::Done;
+            }
+            LedgerStatus::Dead | LedgerStatus::NoMatch => return Outcome::Done,
+            LedgerStatus::Pending if !held => {
+                tracing::info!(
+                    rule_id = rule.id,
+                    "a concurrent copy of this delivery is acting; looking again later"
+                );
+                return Outcome::RetryAfter {
+                    delay: HELD_ELSEWHERE,
+                    reason: "held by a concurrent copy".into(),
+                };
+            }
+            LedgerStatus::Pending => {}
+        }
+        let marker = format!("{}#{}", key.delivery_id, rule.id);
+        let context = ActionContext {
+            tenant,
+            event: receipt.event,
+            payload,
+            subject: receipt.subject.unwrap_or_default(),
+            marker: &marker,
+            // Attempts count in the ledger, so a crash after the product's answer shows up
+            // here as a pending row with an earlier attempt.
+            may_exist: entry.attempts > 1 || attempt > 1,
+        };
+        let mut result = perform(&self.client, &rule.spec.action, &context).await;
+        if matches!(result, Err(CallError::Unauthorized(_))) {
+            if let Some(fresh) = self.reloaded_with_new_secret(tenant).await {
+                tracing::info!(
+                    "the product refused a cached secret; retrying with the re-installed one"
+                );
+                let context = ActionContext {
+                    tenant: &fresh,
+                    may_exist: true,
+                    ..context
+                };
+                result = perform(&self.client, &rule.spec.action, &context).await;
+            }
+        }
+        self.record(tenant, key, result).await
+    }
+
+    /// After a 401: the tenant as stored now, if a re-install changed its secret since it was
+    /// cached (another process handled the `installed` callback).
+    async fn reloaded_with_new_secret(&self, tenant: &Tenant) -> Option<Tenant> {
+        self.tenants.invalidate(&tenant.client_key).await;
+        let fresh = self
+            .tenants
+            .find_by_client_key(&tenant.client_key)
+            .await
+            .ok()??;
+        (fresh.shared_secret != tenant.shared_secret).then_some(fresh)
+    }
+
+    async fn record(
+        &self,
+        tenant: &Tenant,
+        key: &LedgerKey,
+        result: Result<Option<String>, CallError>,
+    ) -> Outcome {
+        let (outcome, recorded) = match result {
+            Ok(created) => (
+                Outcome::Done,
+                self.ledger.complete(key, created.as_deref()).await,
+            ),
+            Err(CallError::Throttled {
+                retry_after,
+                status,
+            }) => {
+                self.throttle.pause(key.client_key.as_str(), retry_after);
+                self.metrics.tenant_throttled(tenant.product_type.as_str());
+                tracing::warn!(status, ?retry_after, "tenant throttled by the product");
+                let reason = CallError::Throttled {
+                    retry_after,
+                    status,
+                }
+                .reason();
+                (
+                    Outcome::RetryAfter {
+                        delay: retry_after,
+                        reason: reason.clone(),
+                    },
+                    self.ledger.record_failure(key, &reason, false).await,
+                )
+            }
+            Err(CallError::Transient(reason)) => (
+                Outcome::RetryAfter {
+                    delay: Duration::ZERO,
+                    reason: reason.clone(),
+                },
+                self.ledger.record_failure(key, &reason, false).await,
+            ),
+            Err(CallError::Permanent(reason) | CallError::Unauthorized(reason)) => (
+                Outcome::DeadLetter {
+                    reason: reason.clone(),
+                },
+                self.ledger.record_failure(key, &reason, true).await,
+            ),
+        };
+        match recorded {
+            Ok(()) => outcome,
+            // The effect may have happened: retrying is safe, since the next attempt looks
+            // for it before acting again.
+            Err(error) => store_unavailable("ledger", &error),
+        }
+    }
+}
