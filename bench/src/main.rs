@@ -3,6 +3,10 @@ use bench::cli::Cli;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+// glibc malloc showed up at about 10% of the ingress's CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env()

@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// glibc malloc showed up at about 10% of the ingress's CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();

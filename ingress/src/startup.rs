@@ -21,7 +21,7 @@ use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
 use crate::publisher::{connection_name, AmqpPublisher};
 use crate::routes::{render_descriptor, routes};
-use crate::state::AppState;
+use crate::state::{AppState, Handles};
 
 /// How long start-up waits for the broker before serving anyway (answering 503 until it is up).
 const BROKER_WAIT: Duration = Duration::from_secs(10);
@@ -94,7 +94,7 @@ impl Application {
             Duration::from_secs(settings.worker.http_timeout_secs),
         )
         .context("building the admin check client")?;
-        let state = AppState {
+        let state = AppState::new(Handles {
             install_keys: InstallKeys::new(&settings.app.install_keys_url)
                 .context("building the install key client")?,
             verifier: Verifier::new(settings.security.jwt_leeway_secs),
@@ -111,7 +111,7 @@ impl Application {
             publisher,
             metrics,
             settings: Arc::new(settings),
-        };
+        });
         Self::bind(state, shutdown)
     }
 

@@ -14,9 +14,27 @@ use crate::admin_check::AdminCheck;
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
 
-/// Shared state of the ingress.
+/// Shared state of the ingress: one `Arc`, so a request's clone is one atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Handles>);
+
+impl AppState {
+    /// Wraps the handles.
+    pub fn new(handles: Handles) -> Self {
+        Self(Arc::new(handles))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// The handles every handler can reach.
+pub struct Handles {
     /// The validated settings.
     pub settings: Arc<Settings>,
     /// The database (readiness checks).

@@ -3,6 +3,10 @@ use common::shutdown::shutdown_on_signal;
 use common::telemetry::{get_subscriber, init_subscriber};
 use worker::startup::Worker;
 
+// glibc malloc showed up at about 10% of the ingress's CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(None)?;
