@@ -40,6 +40,18 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(metrics::route(state))
         .recover(handle_rejection)
         .with(observe)
+        .with(warp::trace(request_span))
+}
+
+/// Every log line of a request carries its own id (and the route, never the query, which
+/// may hold a page token).
+fn request_span(info: warp::trace::Info<'_>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        request_id = %uuid::Uuid::new_v4(),
+        method = %info.method(),
+        route = route_label(info.path()),
+    )
 }
 
 /// A low-cardinality name for the route a path belongs to.
