@@ -65,13 +65,9 @@ impl Pipeline {
     }
 
     async fn embedded(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let db =
-            common::db::connect_with(&settings.database_url(), settings.database.max_connections)
-                .await
-                .context("opening the database")?;
-        common::db::migrate(&db)
+        let db = common::db::open(&settings)
             .await
-            .context("migrating the database")?;
+            .context("opening and migrating the database")?;
         let queue = LocalQueue::new(db);
         let application = Application::build_with(
             settings.clone(),

@@ -37,6 +37,14 @@ pub async fn connect_with(url: &str, max_connections: u32) -> Result<DatabaseCon
     }
 }
 
+/// Opens the database the settings name (pool of `database.max_connections`) and applies
+/// every pending migration: what each service does at start-up.
+pub async fn open(settings: &crate::config::Settings) -> Result<DatabaseConnection, DbErr> {
+    let db = connect_with(&settings.database_url(), settings.database.max_connections).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
 /// Applies every pending migration of the `migrations` crate.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await

@@ -73,13 +73,9 @@ impl Application {
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let db =
-            common::db::connect_with(&settings.database_url(), settings.database.max_connections)
-                .await
-                .context("connecting to the database")?;
-        common::db::migrate(&db)
+        let db = common::db::open(&settings)
             .await
-            .context("migrating the database")?;
+            .context("opening and migrating the database")?;
         let keyring = settings.keyring()?;
         let tenants = TenantStore::new(
             db.clone(),

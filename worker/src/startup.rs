@@ -93,12 +93,9 @@ impl Worker {
 
 /// The dispatcher with its stores, client and throttle, from the settings.
 pub async fn build_dispatcher(settings: &Settings, metrics: Metrics) -> anyhow::Result<Dispatcher> {
-    let db = common::db::connect_with(&settings.database_url(), settings.database.max_connections)
+    let db = common::db::open(&settings)
         .await
-        .context("connecting to the database")?;
-    common::db::migrate(&db)
-        .await
-        .context("migrating the database")?;
+        .context("opening and migrating the database")?;
     let keyring = settings.keyring()?;
     let worker = &settings.worker;
     let client = ProductClient::new(

@@ -215,14 +215,7 @@ async fn a_403_dead_letters_the_event_with_its_reason() {
         ))
         .await;
 
-    let mut dead = Vec::new();
-    for _ in 0..200 {
-        dead = worker.dead_letters().await;
-        if !dead.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let dead = worker.wait_for_dead_letters(Duration::from_secs(20)).await;
     assert_eq!(dead.len(), 1, "one dead letter");
     let reason = dead[0]
         .properties

@@ -121,14 +121,7 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_the_last_attempt() {
         .await;
 
     // Attempts 1..4 with delays of 1, 2 and 4 s between them.
-    let mut dead = Vec::new();
-    for _ in 0..300 {
-        dead = worker.dead_letters().await;
-        if !dead.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let dead = worker.wait_for_dead_letters(Duration::from_secs(30)).await;
     assert_eq!(dead.len(), 1, "dead-lettered once");
     let attempts = worker
         .sim

@@ -218,6 +218,21 @@ impl TestWorker {
         messages
     }
 
+    /// Polls the dead-letter queue until something arrives (or `timeout` passes) and takes it.
+    pub async fn wait_for_dead_letters(
+        &self,
+        timeout: Duration,
+    ) -> Vec<lapin::message::BasicGetMessage> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let dead = self.dead_letters().await;
+            if !dead.is_empty() || tokio::time::Instant::now() >= deadline {
+                return dead;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until a line of `/metrics` starts with `line`.
     pub async fn metric_reaches(&self, line: &str, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
