@@ -119,14 +119,13 @@ impl LedgerStore {
             .add(Column::RuleId.eq(key.rule_id))
     }
 
-    async fn insert_if_absent(
-        &self,
+    fn new_row(
         key: &LedgerKey,
         receipt: Receipt<'_>,
         status: LedgerStatus,
-    ) -> Result<(), DbErr> {
-        let now = Utc::now();
-        let row = event_ledger::ActiveModel {
+        now: DateTime<Utc>,
+    ) -> event_ledger::ActiveModel {
+        event_ledger::ActiveModel {
             id: NotSet,
             client_key: Set(key.client_key.as_str().to_owned()),
             delivery_id: Set(key.delivery_id.clone()),
@@ -142,12 +141,21 @@ impl LedgerStore {
             lease_until: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
-        };
-        let conflict = OnConflict::columns([Column::ClientKey, Column::DeliveryId, Column::RuleId])
-            .do_nothing()
-            .to_owned();
-        Ledger::insert(row)
-            .on_conflict(conflict)
+        }
+    }
+
+    fn unique_key() -> OnConflict {
+        OnConflict::columns([Column::ClientKey, Column::DeliveryId, Column::RuleId])
+    }
+
+    async fn insert_if_absent(
+        &self,
+        key: &LedgerKey,
+        receipt: Receipt<'_>,
+        status: LedgerStatus,
+    ) -> Result<(), DbErr> {
+        Ledger::insert(Self::new_row(key, receipt, status, Utc::now()))
+            .on_conflict(Self::unique_key().do_nothing().to_owned())
             .exec_without_returning(&self.db)
             .await
             .map(drop)
@@ -164,31 +172,47 @@ impl LedgerStore {
         receipt: Receipt<'_>,
         lease: Duration,
     ) -> Result<(LedgerEntry, bool), DbErr> {
-        self.insert_if_absent(key, receipt, LedgerStatus::Pending)
-            .await?;
         let now = Utc::now();
         let until = now
             + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::minutes(2));
-        let claimed = Ledger::update_many()
-            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .col_expr(Column::LeaseUntil, Expr::value(Some(until)))
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Self::key_filter(key))
-            .filter(Column::Status.eq(LedgerStatus::Pending.as_str()))
-            .filter(
-                Condition::any()
-                    .add(Column::LeaseUntil.is_null())
-                    .add(Column::LeaseUntil.lt(now)),
-            )
-            .exec(&self.db)
-            .await?
-            .rows_affected
-            == 1;
-        let entry = self
-            .find(key)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound(format!("ledger row of rule {}", key.rule_id)))?;
-        Ok((entry, claimed))
+        let mut row = Self::new_row(key, receipt, LedgerStatus::Pending, now);
+        row.attempts = Set(1);
+        row.lease_until = Set(Some(until));
+        // One statement (one commit) claims a new or free pending pair: insert, or on conflict
+        // count the attempt and take the lease, but only where nobody holds it.
+        let free = Expr::col((Ledger, Column::Status))
+            .eq(LedgerStatus::Pending.as_str())
+            .and(
+                Expr::col((Ledger, Column::LeaseUntil))
+                    .is_null()
+                    .or(Expr::col((Ledger, Column::LeaseUntil)).lt(now)),
+            );
+        let claim = Self::unique_key()
+            .values([
+                (
+                    Column::Attempts,
+                    Expr::col((Ledger, Column::Attempts)).add(1),
+                ),
+                (Column::LeaseUntil, Expr::value(Some(until))),
+                (Column::UpdatedAt, Expr::value(now)),
+            ])
+            .action_and_where(free)
+            .to_owned();
+        match Ledger::insert(row)
+            .on_conflict(claim)
+            .exec_with_returning(&self.db)
+            .await
+        {
+            Ok(claimed) => Ok((to_entry(claimed), true)),
+            // The pair exists and is done, dead, or held by someone else: read it as it stands.
+            Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => {
+                let entry = self.find(key).await?.ok_or_else(|| {
+                    DbErr::RecordNotFound(format!("ledger row of rule {}", key.rule_id))
+                })?;
+                Ok((entry, false))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Records the receipt of an event that matched no rule (idempotent).

@@ -93,7 +93,7 @@ impl Worker {
 
 /// The dispatcher with its stores, client and throttle, from the settings.
 pub async fn build_dispatcher(settings: &Settings, metrics: Metrics) -> anyhow::Result<Dispatcher> {
-    let db = common::db::open(&settings)
+    let db = common::db::open(settings)
         .await
         .context("opening and migrating the database")?;
     let keyring = settings.keyring()?;

@@ -146,9 +146,69 @@ fn webhook_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 fn json_object(body: &Bytes) -> Result<Box<RawValue>, ApiError> {
     let invalid = || ApiError::bad_request("invalid_json", "the body is not a JSON object");
     let raw: Box<RawValue> = serde_json::from_slice(body).map_err(|_| invalid())?;
-    if raw.get().trim_start().starts_with('{') {
-        Ok(raw)
-    } else {
-        Err(invalid())
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(invalid());
+    }
+    // Reading raw JSON skips nested values without serde_json's depth limit; the worker parses
+    // the payload fully, so refuse here what it could not read.
+    if nesting_depth(raw.get().as_bytes()) > MAX_JSON_DEPTH {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body nests deeper than 128 levels",
+        ));
+    }
+    Ok(raw)
+}
+
+/// serde_json's own recursion limit.
+const MAX_JSON_DEPTH: usize = 128;
+
+/// The deepest nesting of arrays and objects in valid JSON text.
+fn nesting_depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_measured_outside_strings_only() {
+        assert_eq!(nesting_depth(br#"{"a":[1,{"b":"[[[{{{"}]}"#), 3);
+        assert_eq!(nesting_depth(br#"{"a":"quote \" [ inside"}"#), 1);
+        assert_eq!(nesting_depth(b"{}"), 1);
+    }
+
+    #[test]
+    fn a_body_nested_past_serde_jsons_limit_is_refused() {
+        let mut deep = b"{\"a\":".to_vec();
+        deep.extend(std::iter::repeat_n(b'[', 200));
+        deep.extend(std::iter::repeat_n(b']', 200));
+        deep.push(b'}');
+        let error = json_object(&Bytes::from(deep)).unwrap_err();
+        assert_eq!(error.code, "invalid_json");
+        assert!(error.message.contains("128"));
+        assert!(json_object(&Bytes::from_static(br#"{"issue":{"key":"KAN-1"}}"#)).is_ok());
     }
 }
