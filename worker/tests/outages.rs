@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use common::tenant::ProductType;
 use common::testing::{broker_connections_named, close_broker_connection, Proxy, TestDatabase};
-use support::{comment_rule, event, eventually, issue_created, spawn_worker, spawn_worker_with};
+use support::{comment_rule, eventually, spawn_worker, spawn_worker_with};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -29,13 +29,7 @@ async fn the_worker_recovers_by_itself_when_the_broker_closes_its_connection() {
 
     close_broker_connection(&pids[0]).await;
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
 
     assert!(
@@ -66,13 +60,7 @@ async fn a_database_outage_delays_an_event_without_losing_it() {
 
     proxy.cut();
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     proxy.restore();
@@ -107,13 +95,7 @@ async fn shutdown_finishes_the_event_in_flight_and_acknowledges_it() {
         .await;
     worker.sim.set_latency(Duration::from_millis(1500));
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 

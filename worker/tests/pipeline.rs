@@ -28,13 +28,7 @@ async fn an_event_matching_a_rule_produces_exactly_one_signed_comment() {
         .await;
 
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
 
     assert!(
@@ -91,13 +85,7 @@ async fn server_errors_then_success_produce_one_comment() {
     );
 
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
 
     assert!(
@@ -139,15 +127,7 @@ async fn a_429_with_retry_after_pauses_that_tenant_only() {
         },
     );
 
-    worker
-        .publish(&event(
-            "slow",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-s",
-            &issue_created("KAN-1"),
-        ))
-        .await;
+    worker.publish_issue_created("slow", "wh-s", "KAN-1").await;
     assert!(
         eventually(WAIT, || worker
             .sim
@@ -156,15 +136,7 @@ async fn a_429_with_retry_after_pauses_that_tenant_only() {
             .any(|r| r.status == 429))
         .await
     );
-    worker
-        .publish(&event(
-            "fast",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-f",
-            &issue_created("KAN-1"),
-        ))
-        .await;
+    worker.publish_issue_created("fast", "wh-f", "KAN-1").await;
 
     assert!(
         eventually(WAIT, || worker.sim.comments("slow").len() == 1
@@ -206,13 +178,7 @@ async fn a_403_dead_letters_the_event_with_its_reason() {
     );
 
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
 
     let dead = worker.wait_for_dead_letters(Duration::from_secs(20)).await;
@@ -296,22 +262,10 @@ async fn the_same_issue_key_in_two_tenants_never_mixes() {
     worker.add_rule("tenant-b", &comment_rule("from B")).await;
 
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
     worker
-        .publish(&event(
-            "tenant-b",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-b", "wh-1", "KAN-1")
         .await;
 
     assert!(
@@ -405,13 +359,7 @@ async fn labels_and_properties_are_set_on_both_products() {
         }
     }
     worker
-        .publish(&event(
-            "jira-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-9"),
-        ))
+        .publish_issue_created("jira-a", "wh-1", "KAN-9")
         .await;
     worker
         .publish(&event(
@@ -458,13 +406,7 @@ async fn events_of_a_disabled_tenant_are_acknowledged_not_processed() {
         .expect("disabled");
 
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
     let skipped = worker
         .metric_reaches(

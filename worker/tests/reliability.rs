@@ -111,13 +111,7 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_the_last_attempt() {
     );
 
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
 
     // Attempts 1..4 with delays of 1, 2 and 4 s between them.
@@ -207,13 +201,7 @@ async fn a_reinstall_handled_by_another_process_is_picked_up_after_one_refused_c
         .await;
     worker.add_rule("tenant-a", &comment_rule("hi")).await;
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-1",
-            &issue_created("KAN-1"),
-        ))
+        .publish_issue_created("tenant-a", "wh-1", "KAN-1")
         .await;
     assert!(
         support::eventually(Duration::from_secs(20), || worker
@@ -243,13 +231,7 @@ async fn a_reinstall_handled_by_another_process_is_picked_up_after_one_refused_c
     worker.sim.set_secret("tenant-a", "new-secret");
 
     worker
-        .publish(&event(
-            "tenant-a",
-            ProductType::Jira,
-            "jira:issue_created",
-            "wh-2",
-            &issue_created("KAN-2"),
-        ))
+        .publish_issue_created("tenant-a", "wh-2", "KAN-2")
         .await;
 
     assert!(

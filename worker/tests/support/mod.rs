@@ -197,6 +197,19 @@ impl TestWorker {
         let _ = connection.close(200, "done").await;
     }
 
+    /// Publishes a `jira:issue_created` event for `issue_key` of a Jira tenant.
+    pub async fn publish_issue_created(&self, client_key: &str, webhook_id: &str, issue_key: &str) {
+        let payload = issue_created(issue_key);
+        self.publish(&event(
+            client_key,
+            ProductType::Jira,
+            "jira:issue_created",
+            webhook_id,
+            &payload,
+        ))
+        .await;
+    }
+
     /// Every message now in the dead-letter queue.
     pub async fn dead_letters(&self) -> Vec<lapin::message::BasicGetMessage> {
         let connection = common::amqp::connect(&amqp_url(), "hookline-test-reader")
