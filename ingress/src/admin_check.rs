@@ -9,8 +9,6 @@
 use std::time::Duration;
 
 use common::base_url::BaseUrlPolicy;
-use common::connect::sign::app_token;
-use common::connect::CanonicalRequest;
 use common::tenant::{ProductType, Tenant};
 use moka::future::Cache;
 use reqwest::header::AUTHORIZATION;
@@ -128,22 +126,18 @@ impl AdminCheck {
         self.base_urls
             .check(&tenant.base_url)
             .map_err(|error| AdminCheckError::BaseUrl(error.to_string()))?;
-        let base_path = tenant.base_path();
-        let request =
-            CanonicalRequest::new(method.as_str(), &format!("{base_path}{path}"), &base_path);
-        let token = app_token(
-            &self.app_key,
-            tenant.client_key.as_str(),
-            &tenant.shared_secret,
-            &request,
-            chrono::Utc::now().timestamp(),
-        )
-        .map_err(|error| AdminCheckError::Sign(error.to_string()))?;
-        let url = format!("{}{path}", tenant.base_url.trim_end_matches('/'));
+        let call = tenant
+            .signed_call(
+                &self.app_key,
+                method.as_str(),
+                path,
+                chrono::Utc::now().timestamp(),
+            )
+            .map_err(|error| AdminCheckError::Sign(error.to_string()))?;
         let mut builder = self
             .http
-            .request(method, url)
-            .header(AUTHORIZATION, format!("JWT {token}"));
+            .request(method, call.url)
+            .header(AUTHORIZATION, call.authorization);
         if let Some(body) = body {
             builder = builder.json(body);
         }

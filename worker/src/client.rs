@@ -3,8 +3,6 @@
 //! timeouts. Failures are classified so the caller knows whether to retry.
 use std::time::Duration;
 
-use common::connect::sign::app_token;
-use common::connect::CanonicalRequest;
 use common::tenant::Tenant;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
@@ -133,24 +131,14 @@ impl ProductClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, CallError> {
-        let base = tenant.base_url.trim_end_matches('/');
-        let base_path = tenant.base_path();
-        let url = format!("{base}{path}");
-        let request =
-            CanonicalRequest::new(method.as_str(), &format!("{base_path}{path}"), &base_path);
         let now = chrono::Utc::now().timestamp();
-        let token = app_token(
-            &self.app_key,
-            tenant.client_key.as_str(),
-            &tenant.shared_secret,
-            &request,
-            now,
-        )
-        .map_err(|e| CallError::Permanent(format!("cannot sign: {e}")))?;
+        let call = tenant
+            .signed_call(&self.app_key, method.as_str(), path, now)
+            .map_err(|e| CallError::Permanent(format!("cannot sign: {e}")))?;
         let mut builder = self
             .http
-            .request(method, &url)
-            .header(AUTHORIZATION, format!("JWT {token}"));
+            .request(method, &call.url)
+            .header(AUTHORIZATION, call.authorization);
         if let Some(body) = body {
             builder = builder.json(body);
         }

@@ -10,7 +10,7 @@ mod model;
 mod payload;
 mod store;
 
-pub use model::{ClientKey, ProductType, Tenant, TenantState};
+pub use model::{ClientKey, ProductType, SignedCall, Tenant, TenantState};
 pub use payload::InstallPayload;
 pub use store::{PurgeReport, StoreError, TenantStore};
 

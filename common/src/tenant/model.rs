@@ -191,6 +191,44 @@ impl Tenant {
             .map(|url| url.path().trim_end_matches('/').to_owned())
             .unwrap_or_default()
     }
+
+    /// The URL and `Authorization` value of a call from the app (`app_key`) to this tenant's
+    /// product: `path` (with its query) is relative to the baseUrl, and the app token's qsh is
+    /// computed without the baseUrl's path (`/wiki` for Confluence).
+    pub fn signed_call(
+        &self,
+        app_key: &str,
+        method: &str,
+        path: &str,
+        now: i64,
+    ) -> Result<SignedCall, crate::connect::JwtError> {
+        let base_path = self.base_path();
+        let request = crate::connect::CanonicalRequest::new(
+            method,
+            &format!("{base_path}{path}"),
+            &base_path,
+        );
+        let token = crate::connect::sign::app_token(
+            app_key,
+            self.client_key.as_str(),
+            &self.shared_secret,
+            &request,
+            now,
+        )?;
+        Ok(SignedCall {
+            url: format!("{}{path}", self.base_url.trim_end_matches('/')),
+            authorization: format!("JWT {token}"),
+        })
+    }
+}
+
+/// A call to a tenant's product, ready to send (see [`Tenant::signed_call`]).
+#[derive(Debug, Clone)]
+pub struct SignedCall {
+    /// The absolute URL under the tenant's baseUrl.
+    pub url: String,
+    /// `JWT <token>` for the `Authorization` header.
+    pub authorization: String,
 }
 
 impl HasSharedSecret for Tenant {
