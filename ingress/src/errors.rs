@@ -6,6 +6,8 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use crate::body::{BodyTimeout, BodyUnreadable};
+
 /// Seconds Jira should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
 
@@ -104,6 +106,21 @@ pub async fn handle_rejection(rejection: Rejection) -> Result<Response, std::con
             "body_too_large",
             "the request body is too large",
         )
+    } else if rejection.find::<BodyTimeout>().is_some() {
+        let mut response = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )
+        .into_response();
+        // The rest of the body may still come: this connection is done.
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return Ok(response);
+    } else if rejection.find::<BodyUnreadable>().is_some() {
+        ApiError::bad_request("body_unreadable", "the request body could not be read")
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
         ApiError::new(
             StatusCode::LENGTH_REQUIRED,

@@ -4,6 +4,7 @@
 //! every webhook and answers 2xx only once the queue has confirmed the event.
 pub mod admin_check;
 pub mod auth;
+pub mod body;
 pub mod errors;
 pub mod install_keys;
 pub mod metrics;

@@ -118,9 +118,25 @@ impl Application {
             .with_context(|| format!("server.host {:?} is not an IP address", server.host))?;
         let grace = Duration::from_secs(server.shutdown_grace_secs);
         let stop = shutdown.clone();
-        let (address, server) = warp::serve(routes(state.clone()))
-            .try_bind_with_graceful_shutdown(address, async move { stop.cancelled().await })
-            .with_context(|| format!("binding {address}"))?;
+        let read_timeout = Duration::from_secs(server.read_timeout_secs);
+        // hyper directly (warp::serve has no such knob): a client must send its headers
+        // within `server.read_timeout_secs`, or its connection is closed (slow loris).
+        let service = warp::service(routes(state.clone()));
+        let make_service = warp::hyper::service::make_service_fn(move |_| {
+            let service = service.clone();
+            async move { Ok::<_, std::convert::Infallible>(service) }
+        });
+        let server = warp::hyper::Server::try_bind(&address)
+            .with_context(|| format!("binding {address}"))?
+            .http1_header_read_timeout(read_timeout)
+            .serve(make_service);
+        let address = server.local_addr();
+        let server = server.with_graceful_shutdown(async move { stop.cancelled().await });
+        let server = async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "the HTTP server failed");
+            }
+        };
         tracing::info!(%address, "ingress listening");
         Ok(Self {
             address,

@@ -122,6 +122,12 @@ impl Settings {
                 "must be 1 byte to 64 MiB",
             ));
         }
+        if self.server.read_timeout_secs == 0 || self.server.read_timeout_secs > 300 {
+            return Err(unsafe_setting(
+                "server.read_timeout_secs",
+                "must be 1 to 300 s (0 would refuse every body; more lets stalled clients pile up)",
+            ));
+        }
         if self.worker.prefetch == 0 {
             return Err(unsafe_setting("worker.prefetch", "must be at least 1"));
         }

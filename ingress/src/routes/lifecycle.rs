@@ -1,5 +1,7 @@
 //! `POST /installed`, `/uninstalled`, `/enabled`, `/disabled`: exactly the rules of
 //! PROTOCOL.md §1, in signed-install mode (RS256, the default) and in the legacy mode.
+use std::time::Duration;
+
 use common::connect::install::{key_id, verify_install, InstallExpectations};
 use common::connect::{JwtError, QshRule, Unverified};
 use common::tenant::{InstallPayload, TenantState};
@@ -47,6 +49,7 @@ impl Lifecycle {
 /// Every lifecycle route.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let body_limit = state.settings.server.body_limit_bytes;
+    let read_timeout = Duration::from_secs(state.settings.server.read_timeout_secs);
     warp::path::param::<String>()
         .and(warp::path::end())
         .and_then(|segment: String| async move {
@@ -55,8 +58,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::post())
         .and(request_target())
         .and(warp::header::headers_cloned())
-        .and(warp::body::content_length_limit(body_limit))
-        .and(warp::body::bytes())
+        .and(crate::body::bytes_within(body_limit, read_timeout))
         .and(with_state(state))
         .then(handle)
 }

@@ -30,12 +30,13 @@ struct Change {
 }
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let read_timeout = std::time::Duration::from_secs(state.settings.server.read_timeout_secs);
     let caller = move || {
         request_target()
             .and(warp::header::headers_cloned())
             .and(with_state(state.clone()))
     };
-    let body = || warp::body::content_length_limit(API_BODY_LIMIT).and(warp::body::bytes());
+    let body = move || crate::body::bytes_within(API_BODY_LIMIT, read_timeout);
     let list = warp::path!("api" / "rules")
         .and(warp::get())
         .and(caller())
