@@ -245,6 +245,42 @@ async fn garbage_is_malformed_not_a_panic() {
 }
 
 #[tokio::test]
+async fn a_header_or_claims_that_are_json_lists_are_malformed_even_when_signed() {
+    // serde would read `["HS256"]` as `{"alg": "HS256"}` by position; JOSE requires objects.
+    let claims = serde_json::to_vec(&claims()).expect("json");
+    let list_claims = serde_json::to_vec(&serde_json::json!([
+        CLIENT_KEY,
+        NOW,
+        NOW + 180,
+        webhook().qsh().as_str()
+    ]))
+    .expect("json");
+    for (header, payload) in [
+        (&br#"["HS256"]"#[..], &claims[..]),
+        (&br#"{"alg":"HS256","typ":"JWT"}"#[..], &list_claims[..]),
+    ] {
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            signing_input.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(b"secret-a"),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .expect("signs");
+        let token = format!("{signing_input}.{signature}");
+        let error = verify(&token, QshRule::Request).await.unwrap_err();
+        assert!(
+            matches!(error, JwtError::Malformed(_)),
+            "{}: {error:?}",
+            String::from_utf8_lossy(header)
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_ten_megabyte_token_is_refused_before_decoding() {
     let huge = "a".repeat(10 * 1024 * 1024);
     let error = verify(&huge, QshRule::Request).await.unwrap_err();

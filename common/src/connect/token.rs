@@ -188,6 +188,11 @@ fn decode_segment<T: serde::de::DeserializeOwned>(
     let bytes = URL_SAFE_NO_PAD
         .decode(segment.trim_end_matches('='))
         .map_err(|_| malformed(&format!("the {what} is not base64url")))?;
+    // A JOSE header and a claims set are JSON objects (RFC 7515 §4, RFC 7519 §7.2); serde would
+    // also fill the fields from a list, by position, which Atlassian's libraries refuse.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(malformed(&format!("the {what} is not a JSON object")));
+    }
     serde_json::from_slice(&bytes)
         .map_err(|_| malformed(&format!("the {what} is not the expected JSON")))
 }
