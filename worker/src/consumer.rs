@@ -176,11 +176,12 @@ impl Handler {
         };
         let settled = match &outcome {
             Outcome::Done | Outcome::Skipped(_) => self.ack(&delivery).await,
-            Outcome::RetryAfter { delay, reason } => {
+            Outcome::RetryAfter { delay, reason } | Outcome::Defer { delay, reason } => {
                 let (index, _) = retry_step(self.topology.retry_delays_secs(), attempt, *delay);
                 self.metrics.retried(reason_label(reason));
                 let queue = self.topology.retry_queue(index);
-                self.republish(&delivery, &queue, attempt + 1, None).await
+                let next = outcome.next_attempt(attempt);
+                self.republish(&delivery, &queue, next, None).await
             }
             Outcome::DeadLetter { reason } => {
                 self.metrics.dead_lettered(reason_label(reason));

@@ -1,6 +1,7 @@
 //! Deciding what to do with one event, knowing nothing of the broker: load the tenant and its
 //! rules, apply the matching ones through the ledger, and answer with an [`Outcome`] that the
 //! consumer (RabbitMQ or the in-process queue) turns into ack, delay or dead letter.
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::base_url::BaseUrlPolicy;
@@ -26,8 +27,19 @@ pub enum Outcome {
     Done,
     /// Nothing to do for a reason that is not a failure (inactive tenant): acknowledge.
     Skipped(&'static str),
-    /// Try again after `delay`.
+    /// Try again after `delay`; this attempt counts towards the event's attempts.
     RetryAfter {
+        /// At least this long.
+        delay: Duration,
+        /// Why (for metrics and logs).
+        reason: String,
+    },
+    /// Try again after `delay` without counting an attempt: nothing was tried, because the
+    /// tenant is paused by its product's `Retry-After`, a crashed copy's lease still holds the
+    /// effect, or our own database is unavailable. None of these is the event's fault, so a
+    /// worker crash, a rate-limit storm or a database outage never dead-letters an event that
+    /// the ingress accepted.
+    Defer {
         /// At least this long.
         delay: Duration,
         /// Why (for metrics and logs).
@@ -47,7 +59,17 @@ impl Outcome {
             Self::Done => "done",
             Self::Skipped(_) => "skipped",
             Self::RetryAfter { .. } => "retry",
+            Self::Defer { .. } => "deferred",
             Self::DeadLetter { .. } => "dead_letter",
+        }
+    }
+
+    /// The attempt number a retried copy carries: one more after a [`Outcome::RetryAfter`],
+    /// the same after a [`Outcome::Defer`].
+    pub fn next_attempt(&self, attempt: u32) -> u32 {
+        match self {
+            Self::Defer { .. } => attempt,
+            _ => attempt.saturating_add(1),
         }
     }
 }
@@ -112,12 +134,12 @@ impl Dispatcher {
             };
         }
         if let Some(remaining) = self.throttle.remaining(client_key.as_str()) {
-            return Outcome::RetryAfter {
+            return Outcome::Defer {
                 delay: remaining,
                 reason: "tenant throttled".into(),
             };
         }
-        let Ok(payload) = serde_json::from_str::<Value>(event.payload.get()) else {
+        let Ok(payload) = serde_json::from_str::<Value>(event.payload.get()).map(Arc::new) else {
             return Outcome::DeadLetter {
                 reason: "the payload is not JSON".into(),
             };
@@ -189,33 +211,44 @@ impl Dispatcher {
 
 pub(crate) fn store_unavailable(what: &str, error: &dyn std::error::Error) -> Outcome {
     tracing::warn!(%error, "{what} unavailable");
-    Outcome::RetryAfter {
+    Outcome::Defer {
         delay: STORE_RETRY,
         reason: format!("{what} unavailable"),
     }
 }
 
 /// One outcome for the event: retry if any rule must be retried (done rules are skipped next
-/// time), else dead-letter if any failed permanently, else done.
+/// time), else defer if any rule must wait, else dead-letter if any failed permanently, else
+/// done. A retry or deferral waits as long as the longest wanted delay.
 fn combine(outcomes: Vec<Outcome>) -> Outcome {
-    let retry = outcomes.iter().filter_map(|o| match o {
-        Outcome::RetryAfter { delay, .. } => Some(*delay),
+    let delay = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::RetryAfter { delay, .. } | Outcome::Defer { delay, .. } => Some(*delay),
+            _ => None,
+        })
+        .max();
+    let Some(delay) = delay else {
+        return outcomes
+            .into_iter()
+            .find(|o| matches!(o, Outcome::DeadLetter { .. }))
+            .unwrap_or(Outcome::Done);
+    };
+    let retry = outcomes.iter().find_map(|o| match o {
+        Outcome::RetryAfter { reason, .. } => Some(reason.clone()),
         _ => None,
     });
-    if let Some(delay) = retry.max() {
-        let reason = outcomes.iter().find_map(|o| match o {
-            Outcome::RetryAfter { reason, .. } => Some(reason.clone()),
-            _ => None,
-        });
-        return Outcome::RetryAfter {
-            delay,
-            reason: reason.unwrap_or_default(),
-        };
+    if let Some(reason) = retry {
+        return Outcome::RetryAfter { delay, reason };
     }
-    outcomes
-        .into_iter()
-        .find(|o| matches!(o, Outcome::DeadLetter { .. }))
-        .unwrap_or(Outcome::Done)
+    let reason = outcomes.iter().find_map(|o| match o {
+        Outcome::Defer { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    Outcome::Defer {
+        delay,
+        reason: reason.unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]
@@ -237,5 +270,29 @@ mod tests {
         );
         assert_eq!(combine(vec![Outcome::Done, dead.clone()]), dead);
         assert_eq!(combine(vec![Outcome::Done, Outcome::Done]), Outcome::Done);
+    }
+
+    #[test]
+    fn a_deferral_waits_longest_and_counts_only_without_a_retry() {
+        let defer = Outcome::Defer {
+            delay: Duration::from_secs(5),
+            reason: "held by a concurrent copy".into(),
+        };
+        let retry = Outcome::RetryAfter {
+            delay: Duration::from_secs(1),
+            reason: "503".into(),
+        };
+        let dead = Outcome::DeadLetter {
+            reason: "403".into(),
+        };
+        assert_eq!(combine(vec![Outcome::Done, defer.clone()]), defer);
+        assert_eq!(combine(vec![dead, defer.clone()]), defer);
+        assert_eq!(
+            combine(vec![defer, retry]),
+            Outcome::RetryAfter {
+                delay: Duration::from_secs(5),
+                reason: "503".into(),
+            }
+        );
     }
 }

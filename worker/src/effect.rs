@@ -1,5 +1,6 @@
 //! Applying one rule to one delivery through the ledger: claim the (delivery, rule) pair,
 //! skip it if done or held by a concurrent copy, act, and record the outcome.
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::ledger::{LedgerKey, LedgerStatus, Receipt};
@@ -22,7 +23,7 @@ impl Dispatcher {
         rule: &Rule,
         key: &LedgerKey,
         receipt: Receipt<'_>,
-        payload: &Value,
+        payload: &Arc<Value>,
         attempt: u32,
     ) -> Outcome {
         let (entry, held) = match self.ledger.begin(key, receipt, self.action_lease).await {
@@ -41,7 +42,7 @@ impl Dispatcher {
                     rule_id = rule.id,
                     "a concurrent copy of this delivery is acting; looking again later"
                 );
-                return Outcome::RetryAfter {
+                return Outcome::Defer {
                     delay: HELD_ELSEWHERE,
                     reason: "held by a concurrent copy".into(),
                 };

@@ -124,12 +124,11 @@ impl Handler {
         };
         let settled = match &outcome {
             Outcome::Done | Outcome::Skipped(_) => self.queue.ack(delivery.id).await,
-            Outcome::RetryAfter { delay, reason } => {
+            Outcome::RetryAfter { delay, reason } | Outcome::Defer { delay, reason } => {
                 self.metrics.retried(reason_label(reason));
                 let (_, wait) = retry_step(&self.delays, delivery.attempt, *delay);
-                self.queue
-                    .retry(delivery.id, delivery.attempt + 1, wait.max(*delay))
-                    .await
+                let next = outcome.next_attempt(delivery.attempt);
+                self.queue.retry(delivery.id, next, wait.max(*delay)).await
             }
             Outcome::DeadLetter { reason } => {
                 self.metrics.dead_lettered(reason_label(reason));

@@ -61,7 +61,7 @@ async fn a_comment_created_just_before_a_crash_is_found_and_not_posted_again() {
     let context = ActionContext {
         tenant: &tenant,
         event: "jira:issue_created",
-        payload: &payload,
+        payload: &std::sync::Arc::new(payload.clone()),
         subject: "KAN-1",
         marker: &marker,
         may_exist: false,
@@ -184,8 +184,19 @@ async fn a_copy_of_a_delivery_arriving_while_the_first_is_acting_waits_instead_o
         .expect("begun");
 
     let outcome = worker.dispatcher.dispatch(&envelope, 1).await;
+    // Waiting for the holder is no attempt of this copy: even at the last attempt it is
+    // deferred, never dead-lettered (the holder may be a crashed worker whose lease runs out).
+    let at_the_last = worker
+        .dispatcher
+        .dispatch(&envelope, worker.dispatcher.max_attempts)
+        .await;
 
-    assert!(matches!(outcome, Outcome::RetryAfter { .. }), "{outcome:?}");
+    assert!(matches!(outcome, Outcome::Defer { .. }), "{outcome:?}");
+    assert_eq!(outcome.next_attempt(1), 1);
+    assert!(
+        matches!(at_the_last, Outcome::Defer { .. }),
+        "{at_the_last:?}"
+    );
     assert!(
         worker.sim.requests("tenant-a").is_empty(),
         "no call while the pair is held"

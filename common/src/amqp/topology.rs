@@ -4,7 +4,8 @@
 //! ingress ─▶ {p}.events (topic) ──#──▶ {p}.work (quorum) ─▶ workers
 //!                  ▲                        │ delivery limit exceeded
 //!                  │                        ▼
-//!   {p}.retry.{n}s (TTL, dead-letters back)  {p}.dead (quorum)  ◀── permanent failures
+//!   {p}.retry.{n}s (quorum, TTL,             {p}.dead (quorum)  ◀── permanent failures
+//!     dead-letters back at least once)
 //! ```
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
@@ -93,12 +94,18 @@ impl Topology {
             .await?;
         let dead = table(&[("x-queue-type", string("quorum"))]);
         declare_queue(channel, &self.dead_letter_queue(), dead).await?;
+        // Dead-lettering is at-most-once unless the source is a quorum queue with the
+        // at-least-once strategy (which needs `reject-publish` overflow; no length limit is
+        // set, so nothing is ever rejected for it). The chaos test lost events in classic TTL
+        // retry queues dead-lettering back while RabbitMQ restarted.
         let work = table(&[
             ("x-queue-type", string("quorum")),
             (
                 "x-delivery-limit",
                 AMQPValue::LongLongInt(WORK_DELIVERY_LIMIT),
             ),
+            ("x-dead-letter-strategy", string("at-least-once")),
+            ("x-overflow", string("reject-publish")),
             ("x-dead-letter-exchange", string("")),
             (
                 "x-dead-letter-routing-key",
@@ -118,7 +125,10 @@ impl Topology {
         for (index, delay) in self.retry_delays_secs.iter().enumerate() {
             let ttl_ms = i64::try_from(delay.saturating_mul(1000)).unwrap_or(i64::MAX);
             let retry = table(&[
+                ("x-queue-type", string("quorum")),
                 ("x-message-ttl", AMQPValue::LongLongInt(ttl_ms)),
+                ("x-dead-letter-strategy", string("at-least-once")),
+                ("x-overflow", string("reject-publish")),
                 ("x-dead-letter-exchange", string("")),
                 ("x-dead-letter-routing-key", string(&self.work_queue())),
             ]);

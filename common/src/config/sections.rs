@@ -16,6 +16,9 @@ pub struct ServerSettings {
     pub body_limit_bytes: u64,
     /// How long in-flight requests may take to finish on shutdown, seconds.
     pub shutdown_grace_secs: u64,
+    /// How long a client may take to send a request's headers, and then its body, seconds
+    /// (default 10; a stalled client then gets 408 or a closed connection).
+    pub read_timeout_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -25,6 +28,7 @@ impl Default for ServerSettings {
             port: 8080,
             body_limit_bytes: 1024 * 1024,
             shutdown_grace_secs: 20,
+            read_timeout_secs: 10,
         }
     }
 }
@@ -237,7 +241,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            prefetch: 64,
+            prefetch: 256,
             max_attempts: 6,
             http_timeout_secs: 20,
             http_connect_timeout_secs: 5,

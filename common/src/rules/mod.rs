@@ -7,6 +7,7 @@
 //! - [`store`]: [`RuleStore`], partitioned and cached by clientKey.
 
 pub mod conditions;
+pub mod json_view;
 pub mod model;
 pub mod store;
 pub mod template;

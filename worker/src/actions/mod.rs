@@ -3,6 +3,8 @@
 mod confluence;
 mod jira;
 
+use std::sync::Arc;
+
 use common::rules::Action;
 use common::tenant::{ProductType, Tenant};
 use serde_json::Value;
@@ -16,7 +18,7 @@ pub struct ActionContext<'a> {
     /// The event name.
     pub event: &'a str,
     /// The webhook payload.
-    pub payload: &'a Value,
+    pub payload: &'a Arc<Value>,
     /// The issue key or page id the action applies to.
     pub subject: &'a str,
     /// A marker unique to this (delivery, rule), stored with created comments where the product
@@ -90,7 +92,7 @@ fn render(
     context: &ActionContext<'_>,
     escape: common::rules::template::Escape,
 ) -> Result<String, CallError> {
-    let variables = common::rules::template::context(context.event, context.payload);
+    let variables = common::rules::template::context(context.event, context.payload.clone());
     common::rules::template::render(template, &variables, escape)
         .map_err(|e| CallError::Permanent(format!("template: {e}")))
 }

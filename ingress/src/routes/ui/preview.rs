@@ -1,6 +1,6 @@
 //! `POST /api/rules/preview`: renders a template against a sample payload of the tenant's
 //! product (real captures from `fixtures/payloads/`), as the worker would render it.
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use common::rules::model::MAX_TEMPLATE_BYTES;
 use common::rules::template::{self, Escape};
@@ -72,13 +72,13 @@ struct PreviewRequest {
 }
 
 pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
+    let read_timeout = std::time::Duration::from_secs(state.settings.server.read_timeout_secs);
     warp::path!("api" / "rules" / "preview")
         .and(warp::post())
         .and(request_target())
         .and(warp::header::headers_cloned())
         .and(with_state(state))
-        .and(warp::body::content_length_limit(API_BODY_LIMIT))
-        .and(warp::body::bytes())
+        .and(crate::body::bytes_within(API_BODY_LIMIT, read_timeout))
         .then(|request, headers, state, body| async move {
             preview(request, headers, state, body)
                 .await
@@ -127,12 +127,12 @@ async fn preview(
 }
 
 /// The sample for `event` if there is one for the product, else the product's first.
-fn sample(product: ProductType, event: Option<&str>) -> (&'static str, &'static Value) {
-    static PARSED: OnceLock<Vec<Value>> = OnceLock::new();
+fn sample(product: ProductType, event: Option<&str>) -> (&'static str, Arc<Value>) {
+    static PARSED: OnceLock<Vec<Arc<Value>>> = OnceLock::new();
     let parsed = PARSED.get_or_init(|| {
         SAMPLES
             .iter()
-            .map(|sample| serde_json::from_str(sample.source).unwrap_or(Value::Null))
+            .map(|sample| Arc::new(serde_json::from_str(sample.source).unwrap_or(Value::Null)))
             .collect()
     });
     let of_product = |sample: &Sample| {
@@ -144,7 +144,7 @@ fn sample(product: ProductType, event: Option<&str>) -> (&'static str, &'static 
         .position(|sample| of_product(sample) && Some(sample.event) == event)
         .or_else(|| SAMPLES.iter().position(of_product))
         .unwrap_or(0);
-    (SAMPLES[index].event, &parsed[index])
+    (SAMPLES[index].event, parsed[index].clone())
 }
 
 #[cfg(test)]
