@@ -1,6 +1,7 @@
 //! End-to-end tests of hookline live in `tests/`; this library holds their harness: [`E2e`]
 //! runs the whole pipeline (ingress + worker) against the Connect simulator, in either
 //! [`Mode`], with typed helpers and bounded waits.
+pub mod chaos;
 pub mod harness;
 pub mod modes;
 pub mod patience;

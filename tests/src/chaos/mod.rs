@@ -1,0 +1,201 @@
+//! The chaos harness: the pipeline as real processes (one ingress, workers) on a private
+//! PostgreSQL and a private RabbitMQ node, the Connect simulator as Jira on both sides, and a
+//! steady stream of signed webhooks; the test kills and restarts pieces while it flows.
+pub mod processes;
+pub mod services;
+pub mod stream;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use common::rules::{RuleSpec, RuleStore};
+use common::tenant::{ClientKey, ProductType};
+use simulator::{ConnectSim, InstallMode, ProductSim, SimTenant};
+
+use crate::resources::RETRY_DELAYS_SECS;
+use crate::rules;
+use crate::settings::free_port;
+use processes::Service;
+use services::{PrivatePostgres, PrivateRabbit};
+
+/// TEST-ONLY encryption key for sharedSecrets at rest (32 zero bytes), shared by every process.
+const TEST_ENCRYPTION_KEYS: &str = "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// The database the services use inside the private cluster.
+const DATABASE: &str = "postgres";
+
+/// Everything a chaos run owns. Dropping it kills the processes, then stops the services.
+pub struct Cluster {
+    /// Jira as the worker sees it.
+    pub product: ProductSim,
+    /// Jira as the ingress sees it.
+    pub connect: ConnectSim,
+    /// The ingress process (None while it is down).
+    pub ingress: Option<Service>,
+    /// The worker processes.
+    pub workers: Vec<Service>,
+    /// Restarted by the test.
+    pub postgres: PrivatePostgres,
+    /// Restarted by the test.
+    pub rabbit: PrivateRabbit,
+    ingress_port: u16,
+    started: usize,
+    logs: PathBuf,
+}
+
+impl Cluster {
+    /// Starts the services, the simulators, one ingress and `workers` workers.
+    pub async fn start(workers: usize) -> anyhow::Result<Self> {
+        let postgres = PrivatePostgres::start()
+            .await
+            .context("starting a private PostgreSQL")?;
+        let rabbit = PrivateRabbit::start()
+            .await
+            .context("starting a private RabbitMQ node")?;
+        let ingress_port = free_port();
+        let product = ProductSim::start().await;
+        let connect =
+            ConnectSim::start(&format!("http://127.0.0.1:{ingress_port}"), product.clone()).await;
+        let mut cluster = Self {
+            product,
+            connect,
+            ingress: None,
+            workers: Vec::new(),
+            postgres,
+            rabbit,
+            ingress_port,
+            started: 0,
+            logs: processes::log_dir()?,
+        };
+        // The ingress first: it applies the migrations before any worker connects.
+        cluster.start_ingress().await?;
+        for _ in 0..workers {
+            cluster.start_worker().await?;
+        }
+        cluster.connect.fetch_descriptor().await?;
+        Ok(cluster)
+    }
+
+    /// The variables every service gets, as an operator would set them.
+    fn env(&self, metrics_port: u16) -> Vec<(String, String)> {
+        let delays: Vec<String> = RETRY_DELAYS_SECS.iter().map(u64::to_string).collect();
+        [
+            ("HOOKLINE_SERVER__PORT", self.ingress_port.to_string()),
+            ("HOOKLINE_SERVER__SHUTDOWN_GRACE_SECS", "5".to_owned()),
+            (
+                "HOOKLINE_APP__BASE_URL",
+                format!("http://127.0.0.1:{}", self.ingress_port),
+            ),
+            (
+                "HOOKLINE_APP__INSTALL_KEYS_URL",
+                self.connect.key_server_url(),
+            ),
+            (
+                "HOOKLINE_APP__ALLOWED_BASE_URL_HOSTS",
+                "127.0.0.1".to_owned(),
+            ),
+            (
+                "HOOKLINE_SECURITY__ENCRYPTION_KEYS",
+                TEST_ENCRYPTION_KEYS.to_owned(),
+            ),
+            ("HOOKLINE_DATABASE__URL", self.postgres.url(DATABASE)),
+            ("HOOKLINE_AMQP__URL", self.rabbit.url()),
+            ("HOOKLINE_AMQP__PREFIX", "chaos".to_owned()),
+            ("HOOKLINE_AMQP__RETRY_DELAYS_SECS", delays.join(",")),
+            // A short call timeout keeps the ledger lease of a killed worker short (6 × 2 s
+            // + 10 s), so its in-flight events are taken over within the test's patience.
+            ("HOOKLINE_WORKER__HTTP_TIMEOUT_SECS", "2".to_owned()),
+            ("HOOKLINE_WORKER__HTTP_CONNECT_TIMEOUT_SECS", "1".to_owned()),
+            ("HOOKLINE_WORKER__METRICS_PORT", metrics_port.to_string()),
+            ("HOOKLINE_LOG__FORMAT", "json".to_owned()),
+            ("HOOKLINE_LOG__LEVEL", "info".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Starts the ingress (on the same port each time) and waits for `/readyz`.
+    pub async fn start_ingress(&mut self) -> anyhow::Result<()> {
+        self.started += 1;
+        let name = format!("ingress-{}", self.started);
+        let ready = format!("http://127.0.0.1:{}/readyz", self.ingress_port);
+        let env = self.env(0);
+        self.ingress = Some(Service::spawn(&name, "ingress", &env, &self.logs, &ready).await?);
+        Ok(())
+    }
+
+    /// Starts one more worker and waits for its `/healthz`.
+    pub async fn start_worker(&mut self) -> anyhow::Result<()> {
+        self.started += 1;
+        let name = format!("worker-{}", self.started);
+        let port = free_port();
+        let ready = format!("http://127.0.0.1:{port}/healthz");
+        let env = self.env(port);
+        let worker = Service::spawn(&name, "worker", &env, &self.logs, &ready).await?;
+        self.workers.push(worker);
+        Ok(())
+    }
+
+    /// SIGKILLs the ingress.
+    pub async fn kill_ingress(&mut self) -> anyhow::Result<()> {
+        if let Some(ingress) = self.ingress.take() {
+            ingress.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs the oldest worker once it has events in flight (waiting up to 10 s for
+    /// some); returns how many it held.
+    pub async fn kill_a_worker_mid_flight(&mut self) -> anyhow::Result<f64> {
+        let victim = self.workers.remove(0);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut in_flight = 0.0;
+        while tokio::time::Instant::now() < deadline {
+            in_flight = victim
+                .metric("hookline_events_in_flight")
+                .await
+                .unwrap_or_default();
+            if in_flight > 0.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        victim.kill().await?;
+        Ok(in_flight)
+    }
+
+    /// Where the services' logs are (kept after the run, replaced by the next one).
+    pub fn logs(&self) -> &Path {
+        &self.logs
+    }
+
+    /// The services that exited on their own (none should).
+    pub fn exited(&mut self) -> Vec<String> {
+        let mut exited = Vec::new();
+        for service in self.ingress.iter_mut().chain(self.workers.iter_mut()) {
+            if !service.is_running() {
+                exited.push(service.tail());
+            }
+        }
+        exited
+    }
+
+    /// Installs (signed) and enables a Jira site whose one rule is [`rules::echo`].
+    pub async fn jira_site_with_echo_rule(&self, client_key: &str) -> anyhow::Result<SimTenant> {
+        let tenant = self
+            .connect
+            .install(client_key, ProductType::Jira, InstallMode::Signed)
+            .await?;
+        self.connect.enable(&tenant).await?;
+        let db = common::db::connect(&self.postgres.url(DATABASE)).await?;
+        let spec: RuleSpec = serde_json::from_value(rules::echo())?;
+        RuleStore::new(db.clone(), Duration::ZERO)
+            .add(&ClientKey::parse(client_key)?, &spec)
+            .await?;
+        db.close().await?;
+        Ok(tenant)
+    }
+}
