@@ -25,8 +25,15 @@ pub enum Command {
     Ceiling(CeilingRunArgs),
     /// Signed webhooks at an in-process ingress, closed loop (saturation) or at a fixed rate.
     Ingress(IngressArgs),
-    /// Ceiling, ingress at saturation, ingress at half that rate and the broker alone at that
-    /// rate; ends with a Markdown table.
+    /// atlassian-connect-express (bench/peer, on Node) under the ingress's load: its JWT check
+    /// over an in-memory store, then 202. Needs `npm ci --prefix bench/peer`.
+    Peer(PeerArgs),
+    /// Webhooks in, comments out, with the real processes: the release ingress and workers,
+    /// the simulated Jira in this process; throughput, webhook-to-comment latency, losses,
+    /// duplicates, memory and start-up time. Needs `cargo build --release -p ingress -p worker`.
+    E2e(E2eArgs),
+    /// Ceiling, peer at saturation (1 and 2 processes), ingress at saturation, ingress at half
+    /// that rate and the broker alone at that rate; ends with a Markdown table.
     All(AllArgs),
 }
 
@@ -95,6 +102,61 @@ pub struct IngressArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct PeerArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Offered load in requests per second (open loop); without it, closed loop.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Node processes, one run for each value: 1 is a single process, more a Node `cluster`
+    /// of that many workers (the ingress's runtime has 2 threads).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub processes: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct E2eArgs {
+    /// Worker processes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub workers: u16,
+    /// Webhooks to send (after a warm-up of one per tenant).
+    #[arg(long, default_value_t = 10_000)]
+    pub events: usize,
+    /// Offered load in webhooks per second (open loop); default 250. With --matrix, the rate
+    /// of every open-loop run instead of half the throughput found.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Send back to back instead (closed loop): the sustainable throughput, as comments per
+    /// second recorded by the simulated Jira.
+    #[arg(long, conflicts_with = "rate")]
+    pub closed: bool,
+    /// How long the simulated Jira takes to answer each call, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub jira_latency_ms: u64,
+    /// The workers' prefetch (`HOOKLINE_WORKER__PREFETCH`); without it, the worker's default.
+    #[arg(long)]
+    pub worker_prefetch: Option<u16>,
+    /// Connections of the load generator, each with one request at a time.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Tenants the webhooks come from, in turn, each with one comment rule for
+    /// jira:issue_created.
+    #[arg(long, default_value_t = 100)]
+    pub tenants: usize,
+    /// Seconds without a new comment after which the missing ones count as lost.
+    #[arg(long, default_value_t = 60)]
+    pub drain_timeout_secs: u64,
+    /// Log filter of the ingress and worker processes (`HOOKLINE_LOG__LEVEL`; an inherited
+    /// `RUST_LOG` wins). Their output goes to standard error.
+    #[arg(long, default_value = "warn")]
+    pub process_log_level: String,
+    /// Worker processes {1, 2} x Jira latency {0, 100 ms}: at each, saturation (closed loop),
+    /// then the open loop at half the throughput found; ends with one Markdown table.
+    #[arg(long, conflicts_with_all = ["workers", "jira_latency_ms", "closed"])]
+    pub matrix: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct AllArgs {
     #[command(flatten)]
     pub ceiling: CeilingArgs,
@@ -129,5 +191,19 @@ mod tests {
         };
         assert_eq!(args.rate, Some(500.0));
         assert_eq!(args.load.tenants, 100);
+    }
+
+    #[test]
+    fn the_peer_runs_as_one_process_then_as_a_cluster_of_two_unless_told() {
+        let cli = Cli::try_parse_from(["hookline-bench", "peer"]).unwrap();
+        let Command::Peer(args) = cli.command else {
+            panic!("not the peer scenario")
+        };
+        assert_eq!(args.processes, [1, 2]);
+        let cli = Cli::try_parse_from(["hookline-bench", "peer", "--processes", "2"]).unwrap();
+        let Command::Peer(args) = cli.command else {
+            panic!("not the peer scenario")
+        };
+        assert_eq!(args.processes, [2]);
     }
 }

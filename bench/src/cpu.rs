@@ -1,6 +1,7 @@
 //! CPU time by consumer, read from `/proc`: this process's threads by name (the ingress's
-//! runtime, the load generator's, lapin's I/O threads), RabbitMQ and PostgreSQL. On two cores
-//! everything competes, so each figure comes with who used the CPU while it was measured.
+//! runtime, the load generator's, lapin's I/O threads), RabbitMQ, PostgreSQL and the peer's
+//! Node processes. On two cores everything competes, so each figure comes with who used the
+//! CPU while it was measured.
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -13,8 +14,14 @@ pub const LAPIN_THREAD: &str = "lapin-io-loop";
 pub const LOAD_THREAD: &str = "bench-load";
 /// Clock ticks per second of `/proc/*/stat` (Linux's USER_HZ, 100 on every common platform).
 const TICKS_PER_SEC: f64 = 100.0;
-const BROKER: &str = "RabbitMQ";
-const POSTGRES: &str = "PostgreSQL";
+/// CPU of RabbitMQ (`beam.smp`), all its processes.
+pub const BROKER: &str = "RabbitMQ";
+/// CPU of PostgreSQL, all its processes.
+pub const POSTGRES: &str = "PostgreSQL";
+/// Process name of the peer's Node processes (bench/peer/app.js sets it as `process.title`).
+const PEER_PROCESS: &str = "ace-peer";
+/// CPU of the peer (atlassian-connect-express on Node), all its processes.
+pub const PEER: &str = "ACE (node)";
 
 /// Cumulative CPU seconds per consumer at one instant, and of the whole machine.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,6 +43,7 @@ impl CpuTimes {
             let consumer = match parse_stat(&stat) {
                 Some(("beam.smp", ticks)) => Some((BROKER, ticks)),
                 Some(("postgres", ticks)) => Some((POSTGRES, ticks)),
+                Some((PEER_PROCESS, ticks)) => Some((PEER, ticks)),
                 _ => None,
             };
             if let Some((name, ticks)) = consumer {
@@ -50,6 +58,16 @@ impl CpuTimes {
             consumers: times,
             machine,
         }
+    }
+
+    /// Adds the CPU time of process `pid` (all its threads) under `name`: a child process of
+    /// the benchmark, told apart from any other process of the same name. Nothing if it is gone.
+    pub fn with_process(mut self, name: &str, pid: u32) -> Self {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if let Some((_, ticks)) = parse_stat(&stat) {
+            *self.consumers.entry(name.to_owned()).or_insert(0.0) += seconds(ticks);
+        }
+        self
     }
 
     /// What was used between `earlier` and `self`, spread over `wall`.

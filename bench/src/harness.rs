@@ -19,7 +19,7 @@ use crate::cpu::INGRESS_THREAD;
 use crate::signed::BenchTenant;
 
 /// A key for secrets at rest; the figures do not depend on it.
-const ENCRYPTION_KEYS: &str = "bench=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+pub(crate) const ENCRYPTION_KEYS: &str = "bench=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const LINK_CLOSE_GRACE: Duration = Duration::from_millis(500);
 

@@ -6,10 +6,14 @@
 //! out; `peer`: atlassian-connect-express under the same load) reuse them.
 pub mod broker;
 pub mod cli;
+pub mod comments;
 pub mod cpu;
 pub mod fixture;
 pub mod harness;
 pub mod load;
+pub mod peer_app;
+pub mod pipeline;
+pub mod procs;
 pub mod report;
 pub mod scenarios;
 pub mod signed;

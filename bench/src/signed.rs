@@ -32,8 +32,14 @@ impl BenchTenant {
 
     /// The `installed` callback Jira would send for this tenant.
     pub fn install_payload(&self) -> anyhow::Result<InstallPayload> {
+        serde_json::from_value(self.install_json())
+            .with_context(|| format!("building the install payload of {}", self.client_key))
+    }
+
+    /// That callback's JSON body, as any Connect framework stores it.
+    pub fn install_json(&self) -> serde_json::Value {
         let base_url = format!("https://{}.atlassian.net", self.client_key);
-        serde_json::from_value(json!({
+        json!({
             "key": "hookline",
             "clientKey": self.client_key,
             "sharedSecret": self.secret.expose(),
@@ -44,8 +50,7 @@ impl BenchTenant {
             "eventType": "installed",
             "serverVersion": "100254",
             "pluginsVersion": "1001.0.0-SNAPSHOT"
-        }))
-        .with_context(|| format!("building the install payload of {}", self.client_key))
+        })
     }
 }
 

@@ -1,7 +1,9 @@
 //! The scenarios behind the subcommands.
 pub mod all;
 pub mod ceiling;
+pub mod e2e;
 pub mod ingress;
+pub mod peer;
 
 use crate::cli::{Command, RuntimeArgs};
 use crate::load::Pace;
@@ -20,6 +22,14 @@ pub async fn run(command: Command, runtime: RuntimeArgs) -> anyhow::Result<()> {
             let result = ingress::run(&args.load, pace, runtime).await?;
             println!("{}", report::ingress(&result));
         }
+        Command::Peer(args) => {
+            let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
+            for &processes in &args.processes {
+                let result = peer::run(&args.load, pace, processes, runtime.load_threads).await?;
+                println!("{}\n", report::peer(&result));
+            }
+        }
+        Command::E2e(args) => e2e::command(&args).await?,
         Command::All(args) => all::run(&args, runtime).await?,
     }
     Ok(())
