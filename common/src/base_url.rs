@@ -15,6 +15,10 @@ pub enum BaseUrlError {
     /// Carries a user name or password.
     #[error("the baseUrl must not carry credentials")]
     Credentials,
+    /// Has a query, a fragment, or spaces or control characters around it: calls append their
+    /// path to the baseUrl as stored, which would then not land under it.
+    #[error("the baseUrl must not have a query, a fragment or surrounding spaces")]
+    NotABase,
     /// The host matches no allowed pattern.
     #[error("the baseUrl host {0} is not in the allow-list")]
     HostNotAllowed(String),
@@ -36,9 +40,17 @@ impl BaseUrlPolicy {
 
     /// Checks `base_url` and returns it parsed.
     pub fn check(&self, base_url: &str) -> Result<Url, BaseUrlError> {
+        // The URL parser drops leading and trailing spaces and C0 controls, but a trailing one
+        // ends up inside the URL of a call (baseUrl + path), as would the path in a query.
+        if base_url.trim_matches(|c: char| c <= ' ') != base_url {
+            return Err(BaseUrlError::NotABase);
+        }
         let url = Url::parse(base_url).map_err(|_| BaseUrlError::NotAUrl)?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(BaseUrlError::Credentials);
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(BaseUrlError::NotABase);
         }
         let host = url.host().ok_or(BaseUrlError::NotAUrl)?;
         let name = host.to_string().to_ascii_lowercase();
@@ -126,5 +138,26 @@ mod tests {
             Err(BaseUrlError::Credentials)
         );
         assert_eq!(policy.check("not a url"), Err(BaseUrlError::NotAUrl));
+    }
+
+    // Found by fuzz/fuzz_targets/lifecycle_payload.rs: calls append their path to the stored
+    // baseUrl, so with a query or fragment it lands there instead, and a trailing space (which
+    // the URL parser drops at the end) ends up inside the host.
+    #[test]
+    fn a_base_url_that_a_path_cannot_be_appended_to_is_refused() {
+        let policy = policy(&["*.atlassian.net"]);
+        for url in [
+            "https://acme.atlassian.net?",
+            "https://acme.atlassian.net/wiki?x=1",
+            "https://acme.atlassian.net#",
+            "https://acme.atlassian.net/wiki#/",
+            "https://acme.atlassian.net ",
+            " https://acme.atlassian.net",
+            "https://acme.atlassian.net/wiki\u{1}",
+            "https://acme.atlassian.net\n",
+        ] {
+            assert_eq!(policy.check(url), Err(BaseUrlError::NotABase), "{url:?}");
+        }
+        assert!(policy.check("https://acme.atlassian.net/wiki/").is_ok());
     }
 }

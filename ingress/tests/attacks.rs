@@ -92,9 +92,9 @@ async fn a_deeply_nested_body_does_not_crash_the_ingress() {
     app.stop().await;
 }
 
-/// Reading the body as raw JSON skips nested values without serde_json's recursion limit (128),
-/// which the worker's full parse has: the ingress measures the nesting itself and refuses
-/// deeper bodies with 400 `invalid_json`, enqueueing nothing.
+/// Reading the body as raw JSON skips nested values without serde_json's recursion limit (127
+/// levels), which the worker's full parse has: the ingress checks the body with the same
+/// parser and refuses deeper bodies with 400 `invalid_json`, enqueueing nothing.
 #[tokio::test]
 async fn a_deeply_nested_body_is_a_bad_request_and_the_ingress_survives() {
     let app = spawn_app().await;

@@ -4,7 +4,7 @@ mod health;
 pub mod lifecycle;
 mod metrics;
 pub mod ui;
-mod webhooks;
+pub mod webhooks;
 
 use std::convert::Infallible;
 

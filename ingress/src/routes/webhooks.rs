@@ -1,9 +1,13 @@
 //! `POST /webhooks/{product}/{event}`: verify, wrap in an envelope, publish with confirm, and
 //! only then answer 2xx.
+use std::fmt;
+use std::time::Duration;
+
 use chrono::Utc;
 use common::connect::QshRule;
 use common::envelope::EventEnvelope;
 use common::tenant::ProductType;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use warp::http::{HeaderMap, StatusCode};
 use warp::hyper::body::Bytes;
@@ -22,12 +26,12 @@ const MAX_WEBHOOK_ID_LEN: usize = 128;
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let body_limit = state.settings.server.body_limit_bytes;
+    let read_timeout = Duration::from_secs(state.settings.server.read_timeout_secs);
     warp::path!("webhooks" / String / String)
         .and(warp::post())
         .and(request_target())
         .and(warp::header::headers_cloned())
-        .and(warp::body::content_length_limit(body_limit))
-        .and(warp::body::bytes())
+        .and(crate::body::bytes_within(body_limit, read_timeout))
         .and(with_state(state))
         .then(
             |product: String, event: String, request, headers, body, state| async move {
@@ -142,73 +146,135 @@ fn webhook_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// The body as raw JSON, checked to be one JSON object (never re-serialised).
-fn json_object(body: &Bytes) -> Result<Box<RawValue>, ApiError> {
+/// The body as raw JSON, checked to be one JSON object (never re-serialised) that the worker
+/// can read.
+pub fn json_object(body: &Bytes) -> Result<Box<RawValue>, ApiError> {
     let invalid = || ApiError::bad_request("invalid_json", "the body is not a JSON object");
     let raw: Box<RawValue> = serde_json::from_slice(body).map_err(|_| invalid())?;
     if !raw.get().trim_start().starts_with('{') {
         return Err(invalid());
     }
-    // Reading raw JSON skips nested values without serde_json's depth limit; the worker parses
-    // the payload fully, so refuse here what it could not read.
-    if nesting_depth(raw.get().as_bytes()) > MAX_JSON_DEPTH {
+    // Reading raw JSON skips nested values without the checks of a full parse: serde_json's
+    // depth limit (127 levels), numbers beyond f64 and lone UTF-16 surrogates in `\u` escapes.
+    // The worker parses the payload fully (into a `Value`), so refuse here what it could not
+    // read, with the same parser, rather than answer 202 for an event it would dead-letter.
+    if serde_json::from_str::<Readable>(raw.get()).is_err() {
         return Err(ApiError::bad_request(
             "invalid_json",
-            "the body nests deeper than 128 levels",
+            "the body is not JSON the worker can read (nested deeper than 127 levels, a number out of range or a lone surrogate)",
         ));
     }
     Ok(raw)
 }
 
-/// serde_json's own recursion limit.
-const MAX_JSON_DEPTH: usize = 128;
+/// Reads a JSON value exactly as `serde_json::Value` does, keeping nothing of it.
+struct Readable;
 
-/// The deepest nesting of arrays and objects in valid JSON text.
-fn nesting_depth(json: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &byte in json {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+impl<'de> Deserialize<'de> for Readable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Readable)
     }
-    deepest
+}
+
+impl<'de> Visitor<'de> for Readable {
+    type Value = Readable;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_unit<E>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Readable, A::Error> {
+        while seq.next_element::<Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
+        while map.next_entry::<Readable, Readable>()?.is_some() {}
+        Ok(Readable)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn nesting_is_measured_outside_strings_only() {
-        assert_eq!(nesting_depth(br#"{"a":[1,{"b":"[[[{{{"}]}"#), 3);
-        assert_eq!(nesting_depth(br#"{"a":"quote \" [ inside"}"#), 1);
-        assert_eq!(nesting_depth(b"{}"), 1);
+    fn accepts(body: &str) -> bool {
+        json_object(&Bytes::copy_from_slice(body.as_bytes())).is_ok()
+    }
+
+    fn nested(depth: usize) -> String {
+        format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        )
     }
 
     #[test]
     fn a_body_nested_past_serde_jsons_limit_is_refused() {
-        let mut deep = b"{\"a\":".to_vec();
-        deep.extend(std::iter::repeat_n(b'[', 200));
-        deep.extend(std::iter::repeat_n(b']', 200));
-        deep.push(b'}');
-        let error = json_object(&Bytes::from(deep)).unwrap_err();
+        let error = json_object(&Bytes::from(nested(200))).unwrap_err();
         assert_eq!(error.code, "invalid_json");
-        assert!(error.message.contains("128"));
+        assert!(error.message.contains("127"));
         assert!(json_object(&Bytes::from_static(br#"{"issue":{"key":"KAN-1"}}"#)).is_ok());
+    }
+
+    // Found by fuzz/fuzz_targets/webhook_body.rs: the old nesting count let 128 levels through,
+    // one more than serde_json reads.
+    #[test]
+    fn a_body_nested_exactly_at_serde_jsons_limit_is_refused_and_one_less_is_accepted() {
+        assert!(accepts(&nested(127)));
+        assert!(!accepts(&nested(128)));
+        assert!(serde_json::from_str::<serde_json::Value>(&nested(128)).is_err());
+    }
+
+    // Found by fuzz/fuzz_targets/webhook_body.rs: raw JSON does not range-check numbers.
+    #[test]
+    fn a_number_beyond_f64_is_refused_and_large_ones_are_accepted() {
+        assert!(!accepts(r#"{"a":1e400}"#));
+        assert!(!accepts(r#"{"a":[-1e309]}"#));
+        assert!(accepts(
+            r#"{"a":1e300,"b":18446744073709551616,"c":-0,"d":1e-400}"#
+        ));
+    }
+
+    // Found by fuzz/fuzz_targets/webhook_body.rs (`"conte\udc00ntType"` in a fixture payload):
+    // raw JSON does not pair surrogate escapes, the worker's parse does.
+    #[test]
+    fn a_lone_surrogate_escape_is_refused_and_a_pair_is_accepted() {
+        assert!(!accepts(r#"{"a":"\ud800"}"#));
+        assert!(!accepts(r#"{"conte\udc00ntType":"page"}"#));
+        assert!(accepts(r#"{"a":"\ud83d\ude00 [{ \" "}"#));
+    }
+
+    #[test]
+    fn only_a_json_object_is_accepted() {
+        for body in ["[]", "1", "\"{}\"", "{} {}", "{", ""] {
+            assert!(!accepts(body), "{body}");
+        }
+        assert!(accepts(" \n{} \n"));
     }
 }
