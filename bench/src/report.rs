@@ -4,9 +4,10 @@ use std::fmt::Write as _;
 use common::config::WorkerSettings;
 use hdrhistogram::Histogram;
 
+use crate::cli::LoadArgs;
 use crate::cpu::{BROKER, INGRESS_THREAD, LAPIN_THREAD, LOAD_THREAD, PEER, POSTGRES};
 use crate::fixture;
-use crate::load::Pace;
+use crate::load::{LoadResult, Pace};
 use crate::pipeline::ProcessFigures;
 use crate::scenarios::ceiling::CeilingResult;
 use crate::scenarios::e2e::E2eResult;
@@ -52,15 +53,7 @@ pub fn ceiling(result: &CeilingResult) -> String {
 pub fn ingress(result: &IngressResult) -> String {
     let (args, load) = (&result.args, &result.load);
     let mut out = format!("## Ingress, {}\n", pace(result.pace, "req/s"));
-    let _ = writeln!(
-        out,
-        "requests   {} x {} B, {} connections, {} tenants (after {} warm-up)",
-        load.outcomes.values().sum::<u64>(),
-        fixture::JIRA_ISSUE_CREATED.len(),
-        args.concurrency,
-        args.tenants,
-        args.warmup_requests.max(args.tenants)
-    );
+    requests_line(&mut out, args, load);
     let _ = writeln!(
         out,
         "threads    ingress runtime {}, load generator runtime {}",
@@ -108,15 +101,7 @@ pub fn peer(result: &PeerResult) -> String {
         peer_processes(result.processes),
         pace(result.pace, "req/s")
     );
-    let _ = writeln!(
-        out,
-        "requests   {} x {} B, {} connections, {} tenants (after {} warm-up)",
-        load.outcomes.values().sum::<u64>(),
-        fixture::JIRA_ISSUE_CREATED.len(),
-        args.concurrency,
-        args.tenants,
-        args.warmup_requests.max(args.tenants)
-    );
+    requests_line(&mut out, args, load);
     let _ = writeln!(
         out,
         "peer       {}: JWT check over an in-memory store, then 202 (no queue, no publish)",
@@ -157,6 +142,19 @@ pub fn peer(result: &PeerResult) -> String {
 }
 
 /// `1 process` or `cluster of N`.
+/// The `requests` line of a signed-webhook load (ingress or peer).
+fn requests_line(out: &mut String, args: &LoadArgs, load: &LoadResult) {
+    let _ = writeln!(
+        out,
+        "requests   {} x {} B, {} connections, {} tenants (after {} warm-up)",
+        load.outcomes.values().sum::<u64>(),
+        fixture::JIRA_ISSUE_CREATED.len(),
+        args.concurrency,
+        args.tenants,
+        args.warmup_requests.max(args.tenants)
+    );
+}
+
 fn peer_processes(processes: usize) -> String {
     if processes == 1 {
         "1 process".to_owned()
