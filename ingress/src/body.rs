@@ -1,5 +1,5 @@
 //! Reading request bodies with a deadline: a client that announces a body and then stalls
-//! (slow loris) is answered 408 once `server.body_read_timeout_secs` has passed, instead of
+//! (slow loris) is answered 408 once `server.read_timeout_secs` has passed, instead of
 //! holding its connection and its slot forever.
 use std::time::Duration;
 
