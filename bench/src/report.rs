@@ -5,7 +5,7 @@ use common::config::WorkerSettings;
 use hdrhistogram::Histogram;
 
 use crate::cli::LoadArgs;
-use crate::cpu::{BROKER, INGRESS_THREAD, LAPIN_THREAD, LOAD_THREAD, PEER, POSTGRES};
+use crate::cpu::{CpuUse, BROKER, INGRESS_THREAD, LAPIN_THREAD, LOAD_THREAD, PEER, POSTGRES};
 use crate::fixture;
 use crate::load::{LoadResult, Pace};
 use crate::pipeline::ProcessFigures;
@@ -60,30 +60,16 @@ pub fn ingress(result: &IngressResult) -> String {
         threads(result.runtime.ingress_threads),
         result.runtime.load_threads
     );
-    let _ = writeln!(
-        out,
-        "rate       {} req/s accepted ({:.2} s)",
-        thousands(load.accepted_per_sec()),
-        load.elapsed.as_secs_f64()
-    );
-    let _ = writeln!(out, "latency    {}", percentiles(&load.latency_us));
+    load_lines(&mut out, load);
     if result.runtime.ingress_threads > 0 && load.accepted() > 0 {
-        let per_request = |thread: &str| {
-            result.cpu.cores(thread) * load.elapsed.as_secs_f64() * 1e6 / load.accepted() as f64
-        };
         let _ = writeln!(
             out,
             "cost       {:.0} us of ingress runtime CPU per request, {:.0} us in lapin's I/O thread",
-            per_request(INGRESS_THREAD),
-            per_request(LAPIN_THREAD)
+            cpu_per_request(&result.cpu, INGRESS_THREAD, load),
+            cpu_per_request(&result.cpu, LAPIN_THREAD, load)
         );
     }
-    let outcomes: Vec<String> = load
-        .outcomes
-        .iter()
-        .map(|(outcome, count)| format!("{outcome}: {count}"))
-        .collect();
-    let _ = writeln!(out, "outcomes   {}", outcomes.join(", "));
+    outcomes_line(&mut out, load);
     let _ = writeln!(
         out,
         "queued     {} (warm-up included), then deleted",
@@ -117,31 +103,19 @@ pub fn peer(result: &PeerResult) -> String {
         "threads    load generator runtime {}",
         result.load_threads
     );
-    let _ = writeln!(
-        out,
-        "rate       {} req/s accepted ({:.2} s)",
-        thousands(load.accepted_per_sec()),
-        load.elapsed.as_secs_f64()
-    );
-    let _ = writeln!(out, "latency    {}", percentiles(&load.latency_us));
+    load_lines(&mut out, load);
     if load.accepted() > 0 {
         let _ = writeln!(
             out,
             "cost       {:.0} us of node CPU per request",
-            result.cpu.cores(PEER) * load.elapsed.as_secs_f64() * 1e6 / load.accepted() as f64
+            cpu_per_request(&result.cpu, PEER, load)
         );
     }
-    let outcomes: Vec<String> = load
-        .outcomes
-        .iter()
-        .map(|(outcome, count)| format!("{outcome}: {count}"))
-        .collect();
-    let _ = writeln!(out, "outcomes   {}", outcomes.join(", "));
+    outcomes_line(&mut out, load);
     let _ = write!(out, "cpu        {}", result.cpu);
     out
 }
 
-/// `1 process` or `cluster of N`.
 /// The `requests` line of a signed-webhook load (ingress or peer).
 fn requests_line(out: &mut String, args: &LoadArgs, load: &LoadResult) {
     let _ = writeln!(
@@ -155,6 +129,33 @@ fn requests_line(out: &mut String, args: &LoadArgs, load: &LoadResult) {
     );
 }
 
+/// The `rate` and `latency` lines of a signed-webhook load.
+fn load_lines(out: &mut String, load: &LoadResult) {
+    let _ = writeln!(
+        out,
+        "rate       {} req/s accepted ({:.2} s)",
+        thousands(load.accepted_per_sec()),
+        load.elapsed.as_secs_f64()
+    );
+    let _ = writeln!(out, "latency    {}", percentiles(&load.latency_us));
+}
+
+/// The `outcomes` line: answers by status.
+fn outcomes_line(out: &mut String, load: &LoadResult) {
+    let outcomes: Vec<String> = load
+        .outcomes
+        .iter()
+        .map(|(outcome, count)| format!("{outcome}: {count}"))
+        .collect();
+    let _ = writeln!(out, "outcomes   {}", outcomes.join(", "));
+}
+
+/// Microseconds of `thread`'s CPU per accepted request (the caller checks there was one).
+fn cpu_per_request(cpu: &CpuUse, thread: &str, load: &LoadResult) -> f64 {
+    cpu.cores(thread) * load.elapsed.as_secs_f64() * 1e6 / load.accepted() as f64
+}
+
+/// `1 process` or `cluster of N`.
 fn peer_processes(processes: usize) -> String {
     if processes == 1 {
         "1 process".to_owned()
