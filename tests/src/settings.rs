@@ -7,6 +7,29 @@ use crate::resources::{Resources, RETRY_DELAYS_SECS};
 /// TEST-ONLY encryption key for sharedSecrets at rest (32 zero bytes).
 const TEST_ENCRYPTION_KEYS: &str = "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
+/// The variables of a test pipeline whose ingress listens on `port` and checks signed installs
+/// against `key_server`: everything but the database, the broker, the worker's metrics port
+/// and logging, which each caller sets.
+pub fn pipeline_vars(port: u16, key_server: &str) -> Vec<(&'static str, String)> {
+    let delays: Vec<String> = RETRY_DELAYS_SECS.iter().map(u64::to_string).collect();
+    vec![
+        ("HOOKLINE_SERVER__PORT", port.to_string()),
+        ("HOOKLINE_SERVER__SHUTDOWN_GRACE_SECS", "5".to_owned()),
+        ("HOOKLINE_APP__BASE_URL", format!("http://127.0.0.1:{port}")),
+        ("HOOKLINE_APP__INSTALL_KEYS_URL", key_server.to_owned()),
+        // The simulated sites live on this machine.
+        (
+            "HOOKLINE_APP__ALLOWED_BASE_URL_HOSTS",
+            "127.0.0.1".to_owned(),
+        ),
+        (
+            "HOOKLINE_SECURITY__ENCRYPTION_KEYS",
+            TEST_ENCRYPTION_KEYS.to_owned(),
+        ),
+        ("HOOKLINE_AMQP__RETRY_DELAYS_SECS", delays.join(",")),
+    ]
+}
+
 /// A port nobody listens on right now (the OS picks it; we let it go for the pipeline).
 ///
 /// # Panics
@@ -22,25 +45,11 @@ pub fn free_port() -> u16 {
 /// # Panics
 /// If the settings do not validate (a mistake in the harness).
 pub fn for_test(port: u16, key_server: &str, resources: &Resources) -> Settings {
-    let delays: Vec<String> = RETRY_DELAYS_SECS.iter().map(u64::to_string).collect();
-    let mut vars = vec![
-        ("HOOKLINE_SERVER__PORT", port.to_string()),
-        ("HOOKLINE_SERVER__SHUTDOWN_GRACE_SECS", "5".to_owned()),
-        ("HOOKLINE_APP__BASE_URL", format!("http://127.0.0.1:{port}")),
-        ("HOOKLINE_APP__INSTALL_KEYS_URL", key_server.to_owned()),
-        // The simulated sites live on this machine.
-        (
-            "HOOKLINE_APP__ALLOWED_BASE_URL_HOSTS",
-            "127.0.0.1".to_owned(),
-        ),
-        (
-            "HOOKLINE_SECURITY__ENCRYPTION_KEYS",
-            TEST_ENCRYPTION_KEYS.to_owned(),
-        ),
-        ("HOOKLINE_AMQP__RETRY_DELAYS_SECS", delays.join(",")),
+    let mut vars = pipeline_vars(port, key_server);
+    vars.extend([
         ("HOOKLINE_WORKER__METRICS_PORT", "0".to_owned()),
         ("HOOKLINE_LOG__LEVEL", "warn".to_owned()),
-    ];
+    ]);
     match resources {
         Resources::Broker {
             database, prefix, ..

@@ -14,14 +14,10 @@ use common::rules::{RuleSpec, RuleStore};
 use common::tenant::{ClientKey, ProductType};
 use simulator::{ConnectSim, InstallMode, ProductSim, SimTenant};
 
-use crate::resources::RETRY_DELAYS_SECS;
 use crate::rules;
-use crate::settings::free_port;
+use crate::settings::{free_port, pipeline_vars};
 use processes::Service;
 use services::{PrivatePostgres, PrivateRabbit};
-
-/// TEST-ONLY encryption key for sharedSecrets at rest (32 zero bytes), shared by every process.
-const TEST_ENCRYPTION_KEYS: &str = "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 /// The database the services use inside the private cluster.
 const DATABASE: &str = "postgres";
@@ -80,30 +76,11 @@ impl Cluster {
 
     /// The variables every service gets, as an operator would set them.
     fn env(&self, metrics_port: u16) -> Vec<(String, String)> {
-        let delays: Vec<String> = RETRY_DELAYS_SECS.iter().map(u64::to_string).collect();
-        [
-            ("HOOKLINE_SERVER__PORT", self.ingress_port.to_string()),
-            ("HOOKLINE_SERVER__SHUTDOWN_GRACE_SECS", "5".to_owned()),
-            (
-                "HOOKLINE_APP__BASE_URL",
-                format!("http://127.0.0.1:{}", self.ingress_port),
-            ),
-            (
-                "HOOKLINE_APP__INSTALL_KEYS_URL",
-                self.connect.key_server_url(),
-            ),
-            (
-                "HOOKLINE_APP__ALLOWED_BASE_URL_HOSTS",
-                "127.0.0.1".to_owned(),
-            ),
-            (
-                "HOOKLINE_SECURITY__ENCRYPTION_KEYS",
-                TEST_ENCRYPTION_KEYS.to_owned(),
-            ),
+        let mut vars = pipeline_vars(self.ingress_port, &self.connect.key_server_url());
+        vars.extend([
             ("HOOKLINE_DATABASE__URL", self.postgres.url(DATABASE)),
             ("HOOKLINE_AMQP__URL", self.rabbit.url()),
             ("HOOKLINE_AMQP__PREFIX", "chaos".to_owned()),
-            ("HOOKLINE_AMQP__RETRY_DELAYS_SECS", delays.join(",")),
             // A short call timeout keeps the ledger lease of a killed worker short (6 × 2 s
             // + 10 s), so its in-flight events are taken over within the test's patience.
             ("HOOKLINE_WORKER__HTTP_TIMEOUT_SECS", "2".to_owned()),
@@ -111,10 +88,8 @@ impl Cluster {
             ("HOOKLINE_WORKER__METRICS_PORT", metrics_port.to_string()),
             ("HOOKLINE_LOG__FORMAT", "json".to_owned()),
             ("HOOKLINE_LOG__LEVEL", "info".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        ]);
+        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 
     /// Starts the ingress (on the same port each time) and waits for `/readyz`.
