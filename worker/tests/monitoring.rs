@@ -64,12 +64,9 @@ async fn traffic(worker: &TestWorker) {
         worker.add_tenant(tenant, "secret", ProductType::Jira).await;
         worker.add_rule(tenant, &comment_rule("seen")).await;
         if let Some((kind, times)) = fault {
-            let fault = Fault {
-                endpoint: Endpoint::Comment,
-                kind,
-                times,
-            };
-            worker.sim.inject(tenant, fault);
+            worker
+                .sim
+                .inject(tenant, Fault::times(Endpoint::Comment, kind, times));
         }
         let envelope = event(
             tenant,

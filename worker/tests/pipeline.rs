@@ -77,11 +77,7 @@ async fn server_errors_then_success_produce_one_comment() {
     // More failures than the quick in-process retries, so the event also goes through a delay queue.
     worker.sim.inject(
         "tenant-a",
-        Fault {
-            endpoint: Endpoint::Comment,
-            kind: FaultKind::Status(500),
-            times: 4,
-        },
+        Fault::times(Endpoint::Comment, FaultKind::Status(500), 4),
     );
 
     worker
@@ -117,14 +113,13 @@ async fn a_429_with_retry_after_pauses_that_tenant_only() {
     }
     worker.sim.inject(
         "slow",
-        Fault {
-            endpoint: Endpoint::Comment,
-            kind: FaultKind::RetryAfter {
+        Fault::once(
+            Endpoint::Comment,
+            FaultKind::RetryAfter {
                 status: 429,
                 seconds: 2,
             },
-            times: 1,
-        },
+        ),
     );
 
     worker.publish_issue_created("slow", "wh-s", "KAN-1").await;
@@ -170,11 +165,7 @@ async fn a_403_dead_letters_the_event_with_its_reason() {
     let rule = worker.add_rule("tenant-a", &comment_rule("hi")).await;
     worker.sim.inject(
         "tenant-a",
-        Fault {
-            endpoint: Endpoint::Comment,
-            kind: FaultKind::Status(403),
-            times: u32::MAX,
-        },
+        Fault::always(Endpoint::Comment, FaultKind::Status(403)),
     );
 
     worker

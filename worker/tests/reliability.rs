@@ -103,11 +103,7 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_the_last_attempt() {
     let rule = worker.add_rule("tenant-a", &comment_rule("hi")).await;
     worker.sim.inject(
         "tenant-a",
-        Fault {
-            endpoint: Endpoint::Comment,
-            kind: FaultKind::Status(502),
-            times: u32::MAX,
-        },
+        Fault::always(Endpoint::Comment, FaultKind::Status(502)),
     );
 
     worker
