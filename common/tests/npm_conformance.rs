@@ -1,4 +1,4 @@
-//! Cross-check of our canonical request and qsh (PROTOCOL.md §3) against Atlassian's own
+//! Cross-check of our canonical request and qsh (docs/protocol.md §3) against Atlassian's own
 //! `atlassian-jwt` npm package (2.0.3, pinned by `tests/conformance/package-lock.json`).
 //!
 //! `tests/conformance/qsh.js` computes every case of `tests/conformance/cases.json` with the
@@ -17,7 +17,7 @@ use serde_json::Value;
 const MIN_CASES: usize = 40;
 
 /// Cases where the npm library and the Java reference (which Jira and Confluence run, and
-/// which the Python `atlassian-jwt` and PROTOCOL.md §3 follow) disagree: npm sorts parameter
+/// which the Python `atlassian-jwt` and docs/protocol.md §3 follow) disagree: npm sorts parameter
 /// names by their decoded form, Java by their encoded form. We follow Java. For these cases the
 /// test asserts our documented canonical string, and that npm's differs only in pair order.
 const KNOWN_DIVERGENCES: &[(&str, &str)] = &[

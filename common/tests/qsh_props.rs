@@ -1,4 +1,4 @@
-//! Property tests of the canonical request and qsh (PROTOCOL.md §3).
+//! Property tests of the canonical request and qsh (docs/protocol.md §3).
 //!
 //! Invariants checked on generated inputs:
 //! - canonicalisation never panics, whatever the method, target and base path (arbitrary

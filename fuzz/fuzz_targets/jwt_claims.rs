@@ -1,7 +1,7 @@
 //! Structured HS256 tokens: a header and claims chosen by the fuzzer (right or wrong alg,
 //! issuer, times, qsh), signed with the tenant's secret, another tenant's or arbitrary bytes,
 //! and then possibly damaged. The verifier's verdict must be exactly the one a model of
-//! PROTOCOL.md's checks predicts, in the verifier's order: alg, iss, tenant, signature, exp,
+//! docs/protocol.md's checks predicts, in the verifier's order: alg, iss, tenant, signature, exp,
 //! iat, qsh. Random bytes cannot reach the signature checks; this target lives there.
 #![no_main]
 
@@ -184,7 +184,7 @@ fn build(input: &Input, request: &CanonicalRequest) -> (String, Option<String>) 
     (format!("{signing_input}.{signature}"), iss)
 }
 
-/// The verdict the checks of PROTOCOL.md §2, in the verifier's order, give this input.
+/// The verdict the checks of docs/protocol.md §2, in the verifier's order, give this input.
 fn expect(
     input: &Input,
     iss: Option<&str>,

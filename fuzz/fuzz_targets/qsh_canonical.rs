@@ -1,4 +1,4 @@
-//! The canonical request and its qsh (PROTOCOL.md §3) over arbitrary methods, paths, query
+//! The canonical request and its qsh (docs/protocol.md §3) over arbitrary methods, paths, query
 //! parameters, fragments, absolute URLs and base paths.
 //!
 //! Invariants, each from the definition in `common::connect::qsh`:

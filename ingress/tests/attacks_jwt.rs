@@ -7,7 +7,7 @@
 //! must enqueue nothing, an accepted one exactly its own message; at the end the queue is empty
 //! and `/healthz` answers.
 //!
-//! Why some cases are *accepted* (each follows PROTOCOL.md §2 and the verifier in
+//! Why some cases are *accepted* (each follows docs/protocol.md §2 and the verifier in
 //! `common/src/connect/verify.rs`):
 //! - header fields other than `alg` (`typ`, `kid`, `jku`, ...) are never read on the HS256
 //!   path, and the signature covers them, so only the tenant could have put them there;
@@ -435,7 +435,7 @@ fn cases() -> Vec<Case> {
         },
     ));
 
-    // 5. aud: not checked on product-issued tokens (PROTOCOL.md §2), only its shape.
+    // 5. aud: not checked on product-issued tokens (docs/protocol.md §2), only its shape.
     cases.push(case("aud present and wrong (a string)", Accepted, || {
         let aud = json!("https://attacker.example");
         Attempt::jwt(set("aud", aud))
@@ -494,7 +494,7 @@ fn cases() -> Vec<Case> {
         unauthorized("jwt_malformed"),
         || Attempt::jwt(set("exp", json!(u64::MAX))),
     ));
-    // No arithmetic overflow (saturating), and PROTOCOL.md sets no upper bound on exp.
+    // No arithmetic overflow (saturating), and docs/protocol.md sets no upper bound on exp.
     cases.push(case("exp i64::MAX", Accepted, || {
         Attempt::jwt(set("exp", json!(i64::MAX)))
     }));
@@ -742,7 +742,7 @@ fn cases() -> Vec<Case> {
         unauthorized("jwt_missing"),
         || Attempt::authorization(ISSUE_CREATED, vec![format!("jwt {}", valid_token())]),
     ));
-    // The header wins over `?jwt=`, and `jwt` is never part of the qsh (PROTOCOL.md §3).
+    // The header wins over `?jwt=`, and `jwt` is never part of the qsh (docs/protocol.md §3).
     cases.push(case(
         "valid header token, a different (garbage) token in ?jwt=",
         Accepted,

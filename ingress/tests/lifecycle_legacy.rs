@@ -1,4 +1,4 @@
-//! The legacy install flow (no signed-install, PROTOCOL.md §1): an unsigned install only for a
+//! The legacy install flow (no signed-install, docs/protocol.md §1): an unsigned install only for a
 //! new clientKey; a signed one verified with the *stored* secret of its issuer.
 mod support;
 

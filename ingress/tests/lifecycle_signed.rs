@@ -1,4 +1,4 @@
-//! The install lifecycle in signed-install mode (the default, PROTOCOL.md §1): RS256 tokens
+//! The install lifecycle in signed-install mode (the default, docs/protocol.md §1): RS256 tokens
 //! checked against the key server's key, then tenant state driven by every callback.
 mod support;
 

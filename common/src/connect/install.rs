@@ -1,4 +1,4 @@
-//! Verifying RS256 signed-install tokens (`installed` / `uninstalled`, PROTOCOL.md §1).
+//! Verifying RS256 signed-install tokens (`installed` / `uninstalled`, docs/protocol.md §1).
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::token::{check_qsh, check_times, QshRule, Unverified};

@@ -1,6 +1,6 @@
 //! The Atlassian Connect JWT core, shared by ingress and worker.
 //!
-//! - [`qsh`]: the canonical request and its query string hash (PROTOCOL.md §3).
+//! - [`qsh`]: the canonical request and its query string hash (docs/protocol.md §3).
 //! - [`verify`]: verifying product-issued HS256 tokens bound to a request.
 //! - [`install`]: verifying RS256 signed-install tokens.
 //! - [`sign`]: signing app-issued tokens for calls to the product.

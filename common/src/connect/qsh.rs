@@ -1,4 +1,4 @@
-//! The canonical request and its query string hash (`qsh`), as in PROTOCOL.md §3.
+//! The canonical request and its query string hash (`qsh`), as in docs/protocol.md §3.
 //!
 //! Where Atlassian's implementations differ, this follows the Java reference that Jira and
 //! Confluence run (and the Python `atlassian-jwt`): query parameters are sorted by their

@@ -4,7 +4,7 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 
 use super::{CanonicalRequest, Claims, JwtError, SharedSecret};
 
-/// Lifetime of app-issued tokens (PROTOCOL.md §2: `exp` = `iat` + 180 s).
+/// Lifetime of app-issued tokens (docs/protocol.md §2: `exp` = `iat` + 180 s).
 pub const APP_TOKEN_TTL_SECS: i64 = 180;
 
 /// Signs a token for a request from the app to a tenant's product: `iss` = the app key,

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use super::{ClientKey, ProductType};
 use crate::connect::SharedSecret;
 
-/// A lifecycle callback body (PROTOCOL.md §1). Unknown fields are accepted and ignored.
+/// A lifecycle callback body (docs/protocol.md §1). Unknown fields are accepted and ignored.
 ///
 /// `Debug` is safe to log: the secret is redacted.
 #[derive(Clone, Debug, Deserialize)]

@@ -1,6 +1,6 @@
 //! The simulator's stand-in for `https://connect-install-keys.atlassian.com`: `GET /{kid}`
 //! answers the PEM public key of the RS256 key pair that signs `installed` and `uninstalled`
-//! (PROTOCOL.md §1), and the signing side of that key pair.
+//! (docs/protocol.md §1), and the signing side of that key pair.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Verifying the Connect JWT of every request from the app (PROTOCOL.md §2, §3).
+//! Verifying the Connect JWT of every request from the app (docs/protocol.md §2, §3).
 use common::connect::{CanonicalRequest, JwtError, QshRule, SharedSecret, Verifier};
 use serde_json::json;
 use warp::reply::Response;

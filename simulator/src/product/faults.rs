@@ -104,7 +104,7 @@ pub(crate) fn status_response(status: u16) -> Response {
 }
 
 /// The answer to a request hit by a `RetryAfter` fault, with the rate-limit headers Jira and
-/// Confluence send (PROTOCOL.md §5).
+/// Confluence send (docs/protocol.md §5).
 pub(crate) fn retry_after_response(status: u16, seconds: u64, product: ProductType) -> Response {
     let mut response = reply::json(
         status,

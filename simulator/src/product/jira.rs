@@ -1,4 +1,4 @@
-//! The Jira Cloud REST endpoints the worker calls (PROTOCOL.md §5), relative to `/t/{site}`.
+//! The Jira Cloud REST endpoints the worker calls (docs/protocol.md §5), relative to `/t/{site}`.
 use std::time::Instant;
 
 use serde_json::{json, Value};

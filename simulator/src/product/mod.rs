@@ -1,9 +1,9 @@
 //! The product REST side of the simulator: what Jira Cloud and Confluence Cloud answer to the
-//! app's signed calls (PROTOCOL.md §5).
+//! app's signed calls (docs/protocol.md §5).
 //!
 //! Every tenant lives under `http://127.0.0.1:{port}/t/{site}` (Jira) or `.../t/{site}/wiki`
 //! (Confluence). Each request must carry `Authorization: JWT <token>` signed as an app signs
-//! calls to the product (PROTOCOL.md §2); a refused token gets 401 and changes nothing.
+//! calls to the product (docs/protocol.md §2); a refused token gets 401 and changes nothing.
 //!
 //! Order of checks: unknown site (404) → JWT (401) → the first queued [`Fault`] matching the
 //! endpoint → the endpoint. Faults therefore only ever consume requests that were signed
