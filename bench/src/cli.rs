@@ -32,6 +32,9 @@ pub enum Command {
     /// the simulated Jira in this process; throughput, webhook-to-comment latency, losses,
     /// duplicates, memory and start-up time. Needs `cargo build --release -p ingress -p worker`.
     E2e(E2eArgs),
+    /// Many large webhooks at once at the release ingress: its peak memory against its memory
+    /// at ready (`server.large_bodies_at_once` bounds it). Needs `cargo build --release -p ingress`.
+    LargeBodies(LargeArgs),
     /// Ceiling, peer at saturation (1 and 2 processes), ingress at saturation, ingress at half
     /// that rate and the broker alone at that rate; ends with a Markdown table.
     All(AllArgs),
@@ -154,6 +157,19 @@ pub struct E2eArgs {
     /// then the open loop at half the throughput found; ends with one Markdown table.
     #[arg(long, conflicts_with_all = ["workers", "jira_latency_ms", "closed"])]
     pub matrix: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LargeArgs {
+    /// Size of each webhook body, MiB (Jira sends at most 25 MB).
+    #[arg(long, default_value_t = 24)]
+    pub size_mib: usize,
+    /// Uploads sent at once.
+    #[arg(long, default_value_t = 16)]
+    pub uploads: usize,
+    /// The ingress's `server.large_bodies_at_once`.
+    #[arg(long, default_value_t = 2)]
+    pub slots: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -42,6 +42,8 @@ pub struct PipelineSpec {
     pub worker_prefetch: Option<u16>,
     /// The processes' `log.level` (`RUST_LOG`, inherited, wins).
     pub log_level: String,
+    /// More `HOOKLINE_*` settings for every process.
+    pub extra_env: Vec<(String, String)>,
 }
 
 /// One process's start-up time and memory.
@@ -196,6 +198,7 @@ fn environment(database_url: &str, prefix: &str, spec: &PipelineSpec) -> Vec<(St
     }
     env.into_iter()
         .map(|(var, value)| (var.to_owned(), value))
+        .chain(spec.extra_env.iter().cloned())
         .collect()
 }
 
@@ -267,6 +270,7 @@ mod tests {
             jira_latency: Duration::ZERO,
             worker_prefetch: Some(256),
             log_level: "warn".into(),
+            extra_env: Vec::new(),
         };
         let env = environment("postgres://postgres@127.0.0.1/x", "tabc", &spec);
         let settings = Settings::load_from(None, env).unwrap();
@@ -284,6 +288,7 @@ mod tests {
             jira_latency: Duration::ZERO,
             worker_prefetch: None,
             log_level: "warn".into(),
+            extra_env: Vec::new(),
         };
         let env = environment("postgres://postgres@127.0.0.1/x", "tabc", &spec);
         let settings = Settings::load_from(None, env).unwrap();

@@ -1,6 +1,7 @@
 //! The whole pipeline in one process: the ingress and a worker. On the embedded default they
 //! share a SQLite database and the table-backed local queue; with `amqp.url` (and a
 //! `database.url`) set they use RabbitMQ and PostgreSQL exactly as separate services would.
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,12 +26,15 @@ pub struct Pipeline {
     /// The local queue, in the embedded mode.
     pub local_queue: Option<LocalQueue>,
     tasks: Vec<JoinHandle<()>>,
+    /// The embedded mode's lock on its data directory, held until the pipeline stopped.
+    _lock: Option<std::fs::File>,
 }
 
 impl Pipeline {
     /// Starts the ingress and a worker; both stop when `shutdown` fires.
     pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        if settings.database.url.is_none() {
+        // The embedded mode locks its data directory even when its database is elsewhere.
+        if settings.database.url.is_none() || settings.amqp.url.is_none() {
             std::fs::create_dir_all(&settings.data_dir.0).with_context(|| {
                 format!(
                     "creating the data directory {}",
@@ -57,6 +61,7 @@ impl Pipeline {
             ingress: application.state().clone(),
             dispatcher,
             local_queue: None,
+            _lock: None,
             tasks: vec![
                 tokio::spawn(application.run_until_stopped()),
                 tokio::spawn(worker.run_until_stopped()),
@@ -65,6 +70,7 @@ impl Pipeline {
     }
 
     async fn embedded(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let lock = lock_data_dir(&settings.data_dir.0)?;
         let db = common::db::open(&settings)
             .await
             .context("opening and migrating the database")?;
@@ -94,6 +100,7 @@ impl Pipeline {
             ingress: application.state().clone(),
             dispatcher,
             local_queue: Some(queue),
+            _lock: Some(lock),
             tasks: vec![
                 tokio::spawn(application.run_until_stopped()),
                 tokio::spawn(consumer.run(grace)),
@@ -105,6 +112,31 @@ impl Pipeline {
     pub async fn wait(self) {
         for task in self.tasks {
             let _ = task.await;
+        }
+    }
+}
+
+/// Locks `{data_dir}/hookline.lock` for this process: the local queue has one consumer, which
+/// takes back at start every lease an earlier run left (worker/src/local.rs), and that is
+/// only safe while no other process consumes it. The operating system releases the lock when
+/// the process ends, however it ends.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("hookline.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another hookline process is running on the data directory {} (it holds {}); stop it, or give this one its own --data-dir",
+            data_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {}", path.display()))
         }
     }
 }

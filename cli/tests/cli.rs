@@ -172,7 +172,7 @@ fn up_serves_the_descriptor_on_the_embedded_default_and_stops_on_sigterm() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("starts");
-    let url = format!("http://127.0.0.1:{port}/atlassian-connect.json");
+    let url = format!("http://127.0.0.1:{port}/jira/atlassian-connect.json");
     let mut descriptor = None;
     for _ in 0..100 {
         if let Ok(body) = http_get(&url) {

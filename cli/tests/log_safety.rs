@@ -77,7 +77,7 @@ async fn a_full_flow_at_debug_level_logs_json_without_secrets_tokens_or_payloads
     // its effects (the demo test checks that).
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
-        printed.contains("4. sent 5 signed webhooks") && printed.contains("5. what the pipeline"),
+        printed.contains("4. sent 6 signed webhooks") && printed.contains("5. what the pipeline"),
         "{printed}\n{logs}"
     );
 

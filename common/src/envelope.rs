@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use crate::tenant::ProductType;
 
+/// Room for an envelope's fields around its payload, bytes (ids, names, timestamps).
+const ENVELOPE_OVERHEAD: usize = 1024;
+
 /// A message on the event queues: `{"event.v1": {...}}`.
 ///
 /// Externally tagged on purpose: serde reads the payload as raw JSON only when it need not
@@ -80,8 +83,11 @@ impl QueueMessage {
 
     /// Serialises `event` as a version-1 message without copying it.
     pub fn encode_event(event: &EventEnvelope) -> Vec<u8> {
+        // Sized once: a large payload is not copied again each time the buffer would grow.
+        let mut bytes = Vec::with_capacity(event.payload.get().len() + ENVELOPE_OVERHEAD);
         // Serialising this type cannot fail: every field is a string, number or raw JSON.
-        serde_json::to_vec(&QueueMessageRef::EventV1(event)).unwrap_or_default()
+        let _ = serde_json::to_writer(&mut bytes, &QueueMessageRef::EventV1(event));
+        bytes
     }
 
     /// Parses a message from the queue.

@@ -28,6 +28,9 @@ pub enum LedgerStatus {
     NoMatch,
     /// Given up: a permanent failure or too many attempts.
     Dead,
+    /// Received and matched, but nothing could be done, for the reason in its error (the
+    /// event names no issue, page or blog post to act on).
+    Skipped,
 }
 
 impl LedgerStatus {
@@ -38,6 +41,7 @@ impl LedgerStatus {
             Self::Done => "done",
             Self::NoMatch => "no_match",
             Self::Dead => "dead",
+            Self::Skipped => "skipped",
         }
     }
 
@@ -46,6 +50,7 @@ impl LedgerStatus {
             "done" => Self::Done,
             "no_match" => Self::NoMatch,
             "dead" => Self::Dead,
+            "skipped" => Self::Skipped,
             _ => Self::Pending,
         }
     }
@@ -71,7 +76,7 @@ pub struct Receipt<'a> {
     pub event: &'a str,
     /// The product.
     pub product: ProductType,
-    /// The issue key or page id, when known.
+    /// The issue key, page id or blog post id, when known.
     pub subject: Option<&'a str>,
 }
 
@@ -153,8 +158,11 @@ impl LedgerStore {
         key: &LedgerKey,
         receipt: Receipt<'_>,
         status: LedgerStatus,
+        reason: Option<&str>,
     ) -> Result<(), DbErr> {
-        Ledger::insert(Self::new_row(key, receipt, status, Utc::now()))
+        let mut row = Self::new_row(key, receipt, status, Utc::now());
+        row.error = Set(reason.map(str::to_owned));
+        Ledger::insert(row)
             .on_conflict(Self::unique_key().do_nothing().to_owned())
             .exec_without_returning(&self.db)
             .await
@@ -215,13 +223,41 @@ impl LedgerStore {
         }
     }
 
+    /// Releases every lease on a pending pair, so the next copy of its delivery acts at once
+    /// (looking first for an effect the earlier attempt may have made) instead of waiting for
+    /// the lease. Only for a starting consumer that is the only one (the embedded mode).
+    /// Returns how many pairs were released.
+    pub async fn release_leases(&self) -> Result<u64, DbErr> {
+        let released = Ledger::update_many()
+            .col_expr(
+                Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(Column::Status.eq(LedgerStatus::Pending.as_str()))
+            .filter(Column::LeaseUntil.is_not_null())
+            .exec(&self.db)
+            .await?;
+        Ok(released.rows_affected)
+    }
+
     /// Records the receipt of an event that matched no rule (idempotent).
     pub async fn record_no_match(
         &self,
         key: &LedgerKey,
         receipt: Receipt<'_>,
     ) -> Result<(), DbErr> {
-        self.insert_if_absent(key, receipt, LedgerStatus::NoMatch)
+        self.insert_if_absent(key, receipt, LedgerStatus::NoMatch, None)
+            .await
+    }
+
+    /// Records a matched event that could not be acted on, with the reason (idempotent).
+    pub async fn record_skipped(
+        &self,
+        key: &LedgerKey,
+        receipt: Receipt<'_>,
+        reason: &str,
+    ) -> Result<(), DbErr> {
+        self.insert_if_absent(key, receipt, LedgerStatus::Skipped, Some(reason))
             .await
     }
 

@@ -6,6 +6,7 @@
 //! - [`queue`]: the producer side of the event queue ([`queue::EventPublisher`]).
 //! - [`rules`]: tenant rules (conditions, actions, templates) and their store.
 //! - [`ledger`]: the per-tenant event ledger, also the idempotency key of every effect.
+//! - [`subject`]: what an event is about (a Jira issue, a Confluence page or blog post).
 //! - [`config`]: layered settings (file + `HOOKLINE_` environment) with validation.
 //! - [`telemetry`]: tracing subscriber set-up.
 //! - [`connect`]: the Atlassian Connect JWT core (canonical request, qsh, verify, sign).
@@ -26,6 +27,7 @@ pub mod ledger;
 pub mod queue;
 pub mod rules;
 pub mod shutdown;
+pub mod subject;
 pub mod telemetry;
 pub mod tenant;
 #[cfg(feature = "test-support")]

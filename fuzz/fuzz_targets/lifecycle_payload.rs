@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
 /// relative request.
 fn calls_stay_on(checked: &url::Url, tenant: Tenant) {
     let call = tenant
-        .signed_call("hookline", "GET", CALL, 1_700_000_000)
+        .signed_call("GET", CALL, 1_700_000_000)
         .expect("signs with a non-empty secret");
     let url = url::Url::parse(&call.url)
         .unwrap_or_else(|e| panic!("call URL {:?} unparsable: {e}", call.url));

@@ -7,7 +7,6 @@
 //! answer 202 for events the worker dead-letters; refusing more would drop valid events.
 #![no_main]
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use common::envelope::{EventEnvelope, QueueMessage};
 use common::tenant::ProductType;
@@ -18,7 +17,7 @@ use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let worker_reads = serde_json::from_slice::<Value>(data).is_ok_and(|v| v.is_object());
-    match json_object(&Bytes::copy_from_slice(data)) {
+    match json_object(data.to_vec()) {
         Ok(raw) => {
             assert!(
                 worker_reads,

@@ -44,15 +44,14 @@ pub enum AdminCheckError {
 #[derive(Clone)]
 pub struct AdminCheck {
     http: reqwest::Client,
-    app_key: String,
     base_urls: BaseUrlPolicy,
     verdicts: Cache<(String, String), bool>,
 }
 
 impl AdminCheck {
-    /// A checker signing as `app_key`, calling only `baseUrl`s allowed by `base_urls`.
+    /// A checker calling only `baseUrl`s allowed by `base_urls`, signing as the app key each
+    /// site installed.
     pub fn new(
-        app_key: &str,
         base_urls: BaseUrlPolicy,
         connect_timeout: Duration,
         timeout: Duration,
@@ -65,7 +64,6 @@ impl AdminCheck {
             .build()?;
         Ok(Self {
             http,
-            app_key: app_key.to_owned(),
             base_urls,
             verdicts: Cache::builder()
                 .max_capacity(10_000)
@@ -127,12 +125,7 @@ impl AdminCheck {
             .check(&tenant.base_url)
             .map_err(|error| AdminCheckError::BaseUrl(error.to_string()))?;
         let call = tenant
-            .signed_call(
-                &self.app_key,
-                method.as_str(),
-                path,
-                chrono::Utc::now().timestamp(),
-            )
+            .signed_call(method.as_str(), path, chrono::Utc::now().timestamp())
             .map_err(|error| AdminCheckError::Sign(error.to_string()))?;
         let mut builder = self
             .http
@@ -175,9 +168,7 @@ fn confluence_groups_grant_admin(answer: &Value) -> bool {
 
 impl std::fmt::Debug for AdminCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminCheck")
-            .field("app_key", &self.app_key)
-            .finish_non_exhaustive()
+        f.debug_struct("AdminCheck").finish_non_exhaustive()
     }
 }
 

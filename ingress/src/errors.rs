@@ -6,7 +6,7 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
-use crate::body::{BodyTimeout, BodyUnreadable};
+use crate::body::BodyError;
 
 /// Seconds Jira should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -100,33 +100,8 @@ impl Reply for ApiError {
 pub async fn handle_rejection(rejection: Rejection) -> Result<Response, std::convert::Infallible> {
     let error = if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
-    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is too large",
-        )
-    } else if rejection.find::<BodyTimeout>().is_some() {
-        let mut response = ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "the request body did not arrive in time",
-        )
-        .into_response();
-        // The rest of the body may still come: this connection is done.
-        response.headers_mut().insert(
-            header::CONNECTION,
-            header::HeaderValue::from_static("close"),
-        );
-        return Ok(response);
-    } else if rejection.find::<BodyUnreadable>().is_some() {
-        ApiError::bad_request("body_unreadable", "the request body could not be read")
-    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        ApiError::new(
-            StatusCode::LENGTH_REQUIRED,
-            "length_required",
-            "send a Content-Length header",
-        )
+    } else if let Some(error) = rejection.find::<BodyError>() {
+        ApiError::from(*error)
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,

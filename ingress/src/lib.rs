@@ -5,6 +5,8 @@
 pub mod admin_check;
 pub mod auth;
 pub mod body;
+pub mod connection;
+pub mod descriptor;
 pub mod errors;
 pub mod install_keys;
 pub mod metrics;

@@ -17,6 +17,7 @@ pub struct Metrics {
     broker_connected: IntGauge,
     installs: IntCounterVec,
     events_accepted: IntCounterVec,
+    bodies_too_large: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -104,6 +105,12 @@ impl Metrics {
                 "Webhooks confirmed by the broker, by product",
                 &["product"],
             ),
+            bodies_too_large: counter(
+                &registry,
+                "hookline_webhook_bodies_too_large_total",
+                "Verified webhooks refused with 413 (the product does not retry them), by product and event",
+                &["product", "event"],
+            ),
             broker_connected,
             registry,
         }
@@ -151,6 +158,24 @@ impl Metrics {
     /// Counts an accepted webhook.
     pub fn event_accepted(&self, product: &str) {
         self.events_accepted.with_label_values(&[product]).inc();
+    }
+
+    /// Creates the per-event series of every subscribed webhook at 0, so that alerts see them
+    /// before the first refusal (a series that appears at 1 shows no increase).
+    pub fn expect_webhooks(&self, app: &common::config::AppSettings) {
+        for product in app.products() {
+            for event in app.events(product) {
+                self.bodies_too_large
+                    .with_label_values(&[product.as_str(), event]);
+            }
+        }
+    }
+
+    /// Counts a verified webhook refused for its size (an event lost unless recovered).
+    pub fn body_too_large(&self, product: &str, event: &str) {
+        self.bodies_too_large
+            .with_label_values(&[product, event])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.

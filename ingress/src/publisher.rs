@@ -107,6 +107,8 @@ impl AmqpPublisher {
                 self.broken();
                 PublishError::Channel(error.to_string())
             })?;
+        // The channel has its own copy now: a large event is not held twice until the confirm.
+        drop(payload);
         match tokio::time::timeout(self.confirm_timeout, confirm).await {
             Err(_) => Err(PublishError::Timeout),
             Ok(Err(error)) => {

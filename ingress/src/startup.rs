@@ -17,10 +17,12 @@ use common::tenant::TenantStore;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::admin_check::AdminCheck;
+use crate::body::BodyLimits;
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
 use crate::publisher::{connection_name, AmqpPublisher};
-use crate::routes::{render_descriptor, routes};
+use crate::routes::descriptor::Descriptors;
+use crate::routes::routes;
 use crate::state::{AppState, Handles};
 
 /// How long start-up waits for the broker before serving anyway (answering 503 until it is up).
@@ -73,6 +75,7 @@ impl Application {
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        metrics.expect_webhooks(&settings.app);
         let db = common::db::open(&settings)
             .await
             .context("opening and migrating the database")?;
@@ -84,18 +87,25 @@ impl Application {
         );
         let base_urls = BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts);
         let admin_check = AdminCheck::new(
-            &settings.app.key,
             base_urls.clone(),
             Duration::from_secs(settings.worker.http_connect_timeout_secs),
             Duration::from_secs(settings.worker.http_timeout_secs),
         )
         .context("building the admin check client")?;
+        let server = &settings.server;
+        let body_limits = BodyLimits::new(
+            server.body_limit_bytes,
+            Duration::from_secs(server.read_timeout_secs),
+            server.large_body_bytes,
+            usize::try_from(server.large_bodies_at_once).unwrap_or(1),
+        );
         let state = AppState::new(Handles {
+            body_limits,
             install_keys: InstallKeys::new(&settings.app.install_keys_url)
                 .context("building the install key client")?,
             verifier: Verifier::new(settings.security.jwt_leeway_secs),
             base_urls,
-            descriptor: Arc::new(render_descriptor(&settings.app)),
+            descriptors: Descriptors::render(&settings.app),
             rules: RuleStore::new(
                 db.clone(),
                 Duration::from_secs(settings.worker.rules_cache_ttl_secs),
@@ -124,6 +134,9 @@ impl Application {
         let service = warp::service(routes(state.clone()));
         let make_service = warp::hyper::service::make_service_fn(move |_| {
             let service = service.clone();
+            let service = warp::hyper::service::service_fn(move |request| {
+                crate::connection::close_when_body_unread(service.clone(), request)
+            });
             async move { Ok::<_, std::convert::Infallible>(service) }
         });
         let server = warp::hyper::Server::try_bind(&address)

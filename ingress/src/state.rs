@@ -11,8 +11,10 @@ use common::tenant::TenantStore;
 use sea_orm::DatabaseConnection;
 
 use crate::admin_check::AdminCheck;
+use crate::body::BodyLimits;
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
+use crate::routes::descriptor::Descriptors;
 
 /// Shared state of the ingress: one `Arc`, so a request's clone is one atomic increment.
 #[derive(Clone)]
@@ -51,12 +53,14 @@ pub struct Handles {
     pub base_urls: BaseUrlPolicy,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    /// The descriptor, rendered once from the settings.
-    pub descriptor: Arc<serde_json::Value>,
+    /// The descriptor of each product served, rendered once from the settings.
+    pub descriptors: Descriptors,
     /// Tenants' rules (the rules page edits them).
     pub rules: RuleStore,
     /// The event ledger (the activity panel reads it).
     pub ledger: LedgerStore,
     /// Asks the product whether a user is a site admin (who may change rules).
     pub admin_check: AdminCheck,
+    /// How request bodies are read (size limit, read timeout, large-body slots).
+    pub body_limits: BodyLimits,
 }

@@ -1,4 +1,4 @@
-/* hookline activity panel: what the rules did on one issue or page. */
+/* hookline activity: what the rules did on one issue or page, or on the whole site. */
 (function () {
   'use strict';
   var h = window.hookline;
@@ -14,7 +14,9 @@
     pending: ['Pending', 'inprogress'],
     dead: ['Failed', 'removed'],
     no_match: ['No match', 'default'],
+    skipped: ['Skipped', 'moved'],
   };
+  var siteWide = !root.dataset.param;
 
   function ruleName(entry) {
     if (entry.ruleId === 0) return 'No rule matched';
@@ -25,12 +27,17 @@
     var status = STATUS[entry.status] || [entry.status, 'default'];
     var meta = [
       h.el('code', { className: 'event-name', textContent: entry.event }),
+    ];
+    if (siteWide) {
+      meta.push(h.el('span', { className: 'activity-subject', textContent: entry.subject || 'no issue or page' }));
+    }
+    meta = meta.concat([
       h.el('time', {
         dateTime: entry.updatedAt,
         title: new Date(entry.updatedAt).toLocaleString(),
         textContent: h.relativeTime(entry.updatedAt),
       }),
-    ];
+    ]);
     if (entry.attempts > 1) {
       meta.push(h.el('span', { textContent: entry.attempts + ' attempts' }));
     }
@@ -55,8 +62,8 @@
   async function load() {
     refresh.disabled = true;
     var query = new URLSearchParams();
-    query.set(root.dataset.param, root.dataset.subject);
-    var result = await h.api('GET', 'activity?' + query.toString());
+    if (!siteWide) query.set(root.dataset.param, root.dataset.subject);
+    var result = await h.api('GET', siteWide ? 'activity' : 'activity?' + query.toString());
     refresh.disabled = false;
     loading.hidden = true;
     if (!result.ok) {

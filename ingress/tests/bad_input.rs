@@ -69,7 +69,7 @@ fn client_key_header(message: &lapin::message::BasicGetMessage) -> String {
 #[tokio::test]
 async fn a_body_over_the_limit_gets_413_with_a_json_error() {
     let app = spawn_app_with(TestOptions {
-        body_limit_bytes: 1024,
+        body_limit_bytes: Some(1024),
         ..TestOptions::default()
     })
     .await;

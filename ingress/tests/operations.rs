@@ -5,7 +5,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_error, eventually, hs_token, spawn_app, APP_BASE_URL};
+use support::{
+    assert_error, eventually, hs_token, spawn_app, spawn_app_with, TestOptions, APP_BASE_URL,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -124,43 +126,97 @@ async fn metrics_are_prometheus_text_with_the_documented_series_and_no_tenant_la
 }
 
 #[tokio::test]
-async fn the_descriptor_describes_this_app_and_every_module_url_is_served() {
+async fn each_product_has_its_descriptor_and_every_url_it_hands_out_is_served() {
     let app = spawn_app().await;
-    let response = app.get("/atlassian-connect.json").await;
-    assert_eq!(response.status(), 200);
-    let descriptor: Value = response.json().await.expect("json");
-
-    assert_eq!(descriptor["key"], "hookline");
-    assert_eq!(descriptor["baseUrl"], APP_BASE_URL);
-    assert_eq!(descriptor["authentication"]["type"], "jwt");
-    assert_eq!(
-        descriptor["lifecycle"],
-        json!({
-            "installed": "/installed",
-            "uninstalled": "/uninstalled",
-            "enabled": "/enabled",
-            "disabled": "/disabled"
-        })
-    );
-    assert_eq!(descriptor["apiMigrations"]["signed-install"], true);
-    assert_eq!(descriptor["scopes"], json!(["READ", "WRITE"]));
-    let webhooks = descriptor["modules"]["webhooks"]
-        .as_array()
-        .expect("webhook modules");
-    assert_eq!(webhooks.len(), 8, "{webhooks:?}");
-    for event in ["jira:issue_created", "comment_created", "page_created"] {
-        assert!(
-            webhooks.iter().any(|w| w["event"] == event),
-            "{event} is subscribed"
+    for (product, webhook_count) in [("jira", 4), ("confluence", 4)] {
+        let response = app.get(&format!("/{product}/atlassian-connect.json")).await;
+        assert_eq!(response.status(), 200);
+        let descriptor: Value = response.json().await.expect("json");
+        assert_eq!(descriptor["key"], "hookline");
+        assert_eq!(descriptor["baseUrl"], APP_BASE_URL);
+        assert_eq!(descriptor["authentication"]["type"], "jwt");
+        let lifecycle = |event: &str| format!("/{product}/{event}");
+        assert_eq!(
+            descriptor["lifecycle"],
+            json!({
+                "installed": lifecycle("installed"),
+                "uninstalled": lifecycle("uninstalled"),
+                "enabled": lifecycle("enabled"),
+                "disabled": lifecycle("disabled"),
+            })
         );
+        assert_eq!(descriptor["apiMigrations"]["signed-install"], true);
+        assert_eq!(descriptor["scopes"], json!(["READ", "WRITE"]));
+        let webhooks = descriptor["modules"]["webhooks"]
+            .as_array()
+            .expect("webhook modules");
+        assert_eq!(webhooks.len(), webhook_count, "{webhooks:?}");
+        // Every URL the descriptor hands out is served: webhooks answer 401 without a token,
+        // lifecycle callbacks 400 for an empty body, never 404.
+        for webhook in webhooks {
+            let url = webhook["url"].as_str().expect("a url");
+            assert!(url.starts_with(&format!("/webhooks/{product}/")), "{url}");
+            let response = app.post_bytes(url, None, &[], b"{}".to_vec()).await;
+            assert_error(response, 401, "jwt_missing").await;
+        }
+        for event in ["installed", "uninstalled", "enabled", "disabled"] {
+            let url = descriptor["lifecycle"][event].as_str().expect("a url");
+            let response = app.post_bytes(url, None, &[], b"{}".to_vec()).await;
+            assert_error(response, 400, "invalid_payload").await;
+        }
     }
-    // Every URL the descriptor hands out reaches the webhook route (401 without a token,
-    // never 404).
-    for webhook in webhooks {
-        let url = webhook["url"].as_str().expect("a url");
-        let response = app.post_bytes(url, None, &[], b"{}".to_vec()).await;
-        assert_error(response, 401, "jwt_missing").await;
-    }
+    // With both products served, the unscoped descriptor says where each one is.
+    let response = app.get("/atlassian-connect.json").await;
+    let text = assert_error(response, 404, "descriptor_per_product").await;
+    assert!(text.contains("/jira/atlassian-connect.json") && text.contains("/confluence/"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_deployment_for_one_product_keeps_the_plain_descriptor_url() {
+    let app = spawn_app_with(TestOptions {
+        extra_env: vec![(
+            "HOOKLINE_APP__WEBHOOKS",
+            "jira:jira:issue_created,jira:comment_created".to_owned(),
+        )],
+        ..TestOptions::default()
+    })
+    .await;
+    let plain: Value = app
+        .get("/atlassian-connect.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let jira: Value = app
+        .get("/jira/atlassian-connect.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(plain, jira);
+    assert_eq!(
+        plain["modules"]["webhooks"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let response = app.get("/confluence/atlassian-connect.json").await;
+    assert_error(response, 404, "product_not_served").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_install_through_a_products_descriptor_must_come_from_that_product() {
+    let app = spawn_app().await;
+    // A Jira site's signed install, sent to the Confluence descriptor's lifecycle URL.
+    let token = support::signed_install_token("tenant-a", "/confluence/installed");
+    let body = support::install_body("tenant-a", "secret-a");
+    let response = app.post("/confluence/installed", Some(&token), &body).await;
+    assert_error(response, 403, "product_mismatch").await;
+    assert!(app.tenant("tenant-a").await.is_none());
+    let token = support::signed_install_token("tenant-a", "/jira/installed");
+    let response = app.post("/jira/installed", Some(&token), &body).await;
+    assert_eq!(response.status(), 204);
+    assert!(app.tenant("tenant-a").await.is_some());
     app.stop().await;
 }
 

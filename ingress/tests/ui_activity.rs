@@ -94,7 +94,7 @@ async fn activity_of_a_confluence_page_and_bad_requests() {
     assert_eq!(entries[0]["event"], "page_created");
     assert!(activity(&ui, &token, "pageId=1").await.is_empty());
 
-    for query in ["", "?issueKey=", "?issueKey=A&pageId=1"] {
+    for query in ["?issueKey=", "?issueKey=A&pageId=1", "?pageId=%0A"] {
         let response = ui
             .api(
                 Method::GET,
@@ -109,5 +109,64 @@ async fn activity_of_a_confluence_page_and_bad_requests() {
         .api(Method::GET, "/api/activity?pageId=194347009", None, None)
         .await;
     assert_error(response, 401, "jwt_missing").await;
+    ui.app.stop().await;
+}
+
+/// Without an issue or page, the site's latest activity, each row with what it was about,
+/// including events that named nothing to act on, with their reason.
+#[tokio::test]
+async fn without_a_subject_the_sites_activity_is_listed_with_skipped_events_and_their_reason() {
+    let ui = spawn_ui_app(None).await;
+    let a = ui.install("jira-a", "secret-a", ProductType::Jira).await;
+    let b = ui.install("jira-b", "secret-b", ProductType::Jira).await;
+    ui.ledger_row(a, "d1", 0, "KAN-1", Outcome::NoMatch).await;
+    ui.ledger_row(a, "d2", 0, "KAN-2", Outcome::NoMatch).await;
+    ui.ledger_row(b, "d9", 0, "KAN-9", Outcome::NoMatch).await;
+    let key = common::ledger::LedgerKey {
+        client_key: common::tenant::ClientKey::parse("jira-a").expect("a key"),
+        delivery_id: "d3".into(),
+        rule_id: 5,
+    };
+    let receipt = common::ledger::Receipt {
+        event_id: "d3",
+        event: "comment_created",
+        product: ProductType::Jira,
+        subject: None,
+    };
+    ui.app
+        .state
+        .ledger
+        .record_skipped(&key, receipt, "the event names no issue, page or blog post")
+        .await
+        .expect("the ledger is written");
+
+    let response = ui
+        .api(
+            Method::GET,
+            "/api/activity",
+            Some(&a.context_token(None)),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    let entries = body["entries"].as_array().expect("entries");
+    let subjects: Vec<&Value> = entries.iter().map(|e| &e["subject"]).collect();
+    assert_eq!(entries.len(), 3, "only this site's rows: {entries:?}");
+    assert!(subjects.contains(&&Value::from("KAN-1")) && subjects.contains(&&Value::Null));
+    let skipped = entries
+        .iter()
+        .find(|e| e["status"] == "skipped")
+        .expect("the skipped event is listed");
+    assert_eq!(
+        skipped["error"],
+        "the event names no issue, page or blog post"
+    );
+    assert_eq!(skipped["event"], "comment_created");
+
+    let response = ui.app.get(&a.page_url("/pages/activity")).await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.expect("HTML");
+    assert!(html.contains("this site"), "{html}");
     ui.app.stop().await;
 }

@@ -140,8 +140,11 @@ async fn the_activity_page_escapes_its_subject_and_embeds_no_token() {
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
 
-    let response = ui.app.get(&site.page_url("/pages/activity")).await;
-    assert_eq!(response.status(), 400, "a panel without its subject");
+    let response = ui
+        .app
+        .get(&site.page_url("/pages/activity?issueKey="))
+        .await;
+    assert_eq!(response.status(), 400, "a panel with an empty subject");
     ui.app.stop().await;
 }
 
@@ -231,25 +234,29 @@ async fn a_page_of_a_site_that_disabled_the_app_is_refused() {
 }
 
 #[tokio::test]
-async fn the_descriptor_declares_the_pages_for_both_products() {
+async fn each_products_descriptor_declares_its_own_pages() {
     let ui = spawn_ui_app(None).await;
-    let descriptor: serde_json::Value = ui
-        .app
-        .get("/atlassian-connect.json")
-        .await
-        .json()
-        .await
-        .expect("JSON");
-    let modules = &descriptor["modules"];
-    assert_eq!(modules["adminPages"][0]["url"], "/pages/rules");
-    assert_eq!(modules["configurePage"]["url"], "/pages/rules");
+    let descriptor = |product: &'static str| {
+        let app = &ui.app;
+        async move {
+            let url = format!("/{product}/atlassian-connect.json");
+            let descriptor: serde_json::Value = app.get(&url).await.json().await.expect("JSON");
+            descriptor["modules"].clone()
+        }
+    };
+    let jira = descriptor("jira").await;
+    assert_eq!(jira["adminPages"][0]["url"], "/pages/rules");
+    assert_eq!(jira["adminPages"][1]["url"], "/pages/activity");
     assert_eq!(
-        modules["webPanels"][0]["url"],
+        jira["webPanels"][0]["url"],
         "/pages/activity?issueKey={issue.key}"
     );
+    let confluence = descriptor("confluence").await;
+    assert_eq!(confluence["configurePage"]["url"], "/pages/rules");
+    assert_eq!(confluence["adminPages"][0]["url"], "/pages/activity");
     assert_eq!(
-        modules["contentBylineItems"][0]["url"],
-        "/pages/activity?pageId={page.id}"
+        confluence["contentBylineItems"][0]["url"],
+        "/pages/activity?pageId={content.id}"
     );
     ui.app.stop().await;
 }

@@ -1,6 +1,7 @@
-//! Webhook payloads shaped like the real captures in `fixtures/payloads/` (PROTOCOL.md §4):
-//! each builder starts from a capture and substitutes the fields a test cares about, leaving
-//! everything else exactly as Jira or Confluence sent it.
+//! Webhook payloads shaped like the real captures in `fixtures/payloads/` (docs/protocol.md §4)
+//! and, where no capture is at hand, like Atlassian's documented payloads
+//! (`fixtures/payloads/documented/`): each builder starts from one and substitutes the fields a
+//! test cares about, leaving everything else exactly as Jira or Confluence sends it.
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Value};
@@ -10,6 +11,11 @@ const JIRA_ISSUE_UPDATED: &str = "jira_issue_updated__sirajju_skill-sync.json";
 const JIRA_COMMENT_CREATED: &str = "jira_comment_created__laravel_BotController.json";
 const CONFLUENCE_PAGE_CREATED: &str = "confluence_page_created__wyona_katie.json";
 const CONFLUENCE_PAGE_UPDATED: &str = "confluence_page_updated__wyona_katie.json";
+const CONFLUENCE_COMMENT_CREATED: &str = "documented/confluence_comment_created.json";
+const CONFLUENCE_COMMENT_ON_BLOG: &str = "documented/confluence_comment_created_on_blogpost.json";
+const CONFLUENCE_BLOG_CREATED: &str = "documented/confluence_blog_created.json";
+const JIRA_ISSUE_DELETED: &str = "documented/jira_issue_deleted.json";
+const JIRA_COMMENT_UPDATED: &str = "documented/jira_comment_updated.json";
 
 /// Every captured payload: `(file name, product, event)`. The Jira event is the payload's
 /// `webhookEvent`, the Confluence one its `eventType`.
@@ -21,7 +27,17 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
     (CONFLUENCE_PAGE_UPDATED, "confluence", "page_updated"),
 ];
 
-/// The text of each capture, embedded at build time.
+/// Every payload written in a documented shape (`fixtures/payloads/documented/`), for events
+/// no capture is at hand for: `(file name, product, event)`.
+pub const DOCUMENTED: &[(&str, &str, &str)] = &[
+    (JIRA_ISSUE_DELETED, "jira", "jira:issue_deleted"),
+    (JIRA_COMMENT_UPDATED, "jira", "comment_updated"),
+    (CONFLUENCE_COMMENT_CREATED, "confluence", "comment_created"),
+    (CONFLUENCE_COMMENT_ON_BLOG, "confluence", "comment_created"),
+    (CONFLUENCE_BLOG_CREATED, "confluence", "blog_created"),
+];
+
+/// The text of each payload, embedded at build time.
 const TEXTS: &[(&str, &str)] = &[
     (
         JIRA_ISSUE_CREATED,
@@ -42,6 +58,28 @@ const TEXTS: &[(&str, &str)] = &[
     (
         CONFLUENCE_PAGE_UPDATED,
         include_str!("../../fixtures/payloads/confluence_page_updated__wyona_katie.json"),
+    ),
+    (
+        JIRA_ISSUE_DELETED,
+        include_str!("../../fixtures/payloads/documented/jira_issue_deleted.json"),
+    ),
+    (
+        JIRA_COMMENT_UPDATED,
+        include_str!("../../fixtures/payloads/documented/jira_comment_updated.json"),
+    ),
+    (
+        CONFLUENCE_COMMENT_CREATED,
+        include_str!("../../fixtures/payloads/documented/confluence_comment_created.json"),
+    ),
+    (
+        CONFLUENCE_COMMENT_ON_BLOG,
+        include_str!(
+            "../../fixtures/payloads/documented/confluence_comment_created_on_blogpost.json"
+        ),
+    ),
+    (
+        CONFLUENCE_BLOG_CREATED,
+        include_str!("../../fixtures/payloads/documented/confluence_blog_created.json"),
     ),
 ];
 
@@ -117,6 +155,58 @@ pub fn confluence_page_updated(page_id: u64, title: &str, space_key: &str) -> Va
     page_payload(CONFLUENCE_PAGE_UPDATED, page_id, title, space_key)
 }
 
+/// `blog_created` of blog post `blog_id` titled `title` in space `space_key`.
+pub fn confluence_blog_created(blog_id: u64, title: &str, space_key: &str) -> Value {
+    let mut payload = capture(CONFLUENCE_BLOG_CREATED);
+    payload["timestamp"] = json!(now_millis());
+    set_content(&mut payload["blog"], blog_id, title, space_key, "blog");
+    payload
+}
+
+/// What a Confluence comment is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommentedOn {
+    /// A page.
+    Page,
+    /// A blog post.
+    BlogPost,
+}
+
+/// `comment_created`: comment `comment_id` on the page or blog post `parent_id` titled
+/// `title` in space `space_key` (the parent is `comment.parent`, as Confluence sends it).
+pub fn confluence_comment_created(
+    comment_id: u64,
+    on: CommentedOn,
+    parent_id: u64,
+    title: &str,
+    space_key: &str,
+) -> Value {
+    let (file, kind) = match on {
+        CommentedOn::Page => (CONFLUENCE_COMMENT_CREATED, "pages"),
+        CommentedOn::BlogPost => (CONFLUENCE_COMMENT_ON_BLOG, "blog"),
+    };
+    let mut payload = capture(file);
+    payload["timestamp"] = json!(now_millis());
+    let comment = &mut payload["comment"];
+    comment["id"] = json!(comment_id);
+    comment["idAsString"] = json!(comment_id.to_string());
+    comment["spaceKey"] = json!(space_key);
+    set_content(&mut comment["parent"], parent_id, title, space_key, kind);
+    payload
+}
+
+/// Sets the id (a number and a string, as Confluence sends both), title, space and `self`.
+fn set_content(content: &mut Value, id: u64, title: &str, space_key: &str, kind: &str) {
+    content["id"] = json!(id);
+    content["idAsString"] = json!(id.to_string());
+    content["title"] = json!(title);
+    content["spaceKey"] = json!(space_key);
+    let slug: String = form_urlencoded::byte_serialize(title.as_bytes()).collect();
+    content["self"] = json!(format!(
+        "https://example.atlassian.net/wiki/spaces/{space_key}/{kind}/{id}/{slug}"
+    ));
+}
+
 fn page_payload(file: &str, page_id: u64, title: &str, space_key: &str) -> Value {
     let mut payload = capture(file);
     payload["timestamp"] = json!(now_millis());
@@ -166,8 +256,8 @@ mod tests {
 
     #[test]
     fn every_listed_fixture_exists_and_names_its_own_event() {
-        assert_eq!(FIXTURES.len(), TEXTS.len());
-        for (file, product, event) in FIXTURES {
+        assert_eq!(FIXTURES.len() + DOCUMENTED.len(), TEXTS.len());
+        for (file, product, event) in FIXTURES.iter().chain(DOCUMENTED) {
             let payload = fixture(file).expect(file);
             let named = match *product {
                 "jira" => &payload["webhookEvent"],
@@ -214,5 +304,22 @@ mod tests {
             confluence_page_created(1, "T", "S")["eventType"],
             "page_created"
         );
+        let blog = confluence_blog_created(7, "News", "DOC");
+        assert_eq!(
+            (&blog["blog"]["id"], &blog["blog"]["idAsString"]),
+            (&json!(7), &json!("7"))
+        );
+    }
+
+    #[test]
+    fn a_confluence_comment_names_its_page_or_blog_post_as_its_parent() {
+        let on_page = confluence_comment_created(9, CommentedOn::Page, 42, "Runbook", "OPS");
+        assert_eq!(on_page["eventType"], "comment_created");
+        assert_eq!(on_page["comment"]["parent"]["id"], 42);
+        assert_eq!(on_page["comment"]["parent"]["contentType"], "page");
+        assert!(on_page["comment"].get("container").is_none());
+        let on_blog = confluence_comment_created(9, CommentedOn::BlogPost, 43, "News", "OPS");
+        assert_eq!(on_blog["comment"]["parent"]["contentType"], "blogpost");
+        assert_eq!(on_blog["comment"]["parent"]["idAsString"], "43");
     }
 }

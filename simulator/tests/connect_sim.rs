@@ -16,11 +16,11 @@ const WAIT: Duration = Duration::from_secs(5);
 async fn the_descriptor_of_the_real_ingress_is_fetched() {
     let app = spawn_ingress(true).await;
 
-    let descriptor = app.sim.fetch_descriptor().await.unwrap();
+    let descriptor = app.sim.fetch_descriptor(ProductType::Jira).await.unwrap();
 
     assert_eq!(descriptor["key"], "hookline");
     assert_eq!(descriptor["baseUrl"], app.sim.app_base_url());
-    assert_eq!(descriptor["lifecycle"]["installed"], "/installed");
+    assert_eq!(descriptor["lifecycle"]["installed"], "/jira/installed");
     assert_eq!(descriptor["apiMigrations"]["signed-install"], true);
 }
 

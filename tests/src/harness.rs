@@ -54,10 +54,12 @@ impl E2e {
         let pipeline = Pipeline::start(settings, shutdown.clone())
             .await
             .unwrap_or_else(|e| panic!("the {mode:?} pipeline starts: {e:#}"));
-        connect
-            .fetch_descriptor()
-            .await
-            .unwrap_or_else(|e| panic!("the {mode:?} pipeline serves its descriptor: {e:#}"));
+        for product in [ProductType::Jira, ProductType::Confluence] {
+            connect
+                .fetch_descriptor(product)
+                .await
+                .unwrap_or_else(|e| panic!("the {mode:?} pipeline serves its descriptors: {e:#}"));
+        }
         Self {
             mode,
             product,

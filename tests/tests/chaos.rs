@@ -119,7 +119,7 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
         quantile(&stormy, 0.99),
         stormy.len(),
     );
-    println!("{summary}");
+    println!("chaos: {summary}");
 
     assert!(
         exited.is_empty(),

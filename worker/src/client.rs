@@ -76,14 +76,12 @@ pub fn segment(value: &str) -> String {
 #[derive(Clone)]
 pub struct ProductClient {
     http: reqwest::Client,
-    app_key: String,
     metrics: Metrics,
 }
 
 impl ProductClient {
-    /// A client signing as `app_key` with the given timeouts.
+    /// A client with the given timeouts, signing as the app key each site installed.
     pub fn new(
-        app_key: &str,
         connect_timeout: Duration,
         timeout: Duration,
         metrics: Metrics,
@@ -95,11 +93,7 @@ impl ProductClient {
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(64)
             .build()?;
-        Ok(Self {
-            http,
-            app_key: app_key.to_owned(),
-            metrics,
-        })
+        Ok(Self { http, metrics })
     }
 
     /// Sends `method path` (relative to the tenant's baseUrl, with its query) with an optional
@@ -133,7 +127,7 @@ impl ProductClient {
     ) -> Result<Value, CallError> {
         let now = chrono::Utc::now().timestamp();
         let call = tenant
-            .signed_call(&self.app_key, method.as_str(), path, now)
+            .signed_call(method.as_str(), path, now)
             .map_err(|e| CallError::Permanent(format!("cannot sign: {e}")))?;
         let mut builder = self
             .http

@@ -9,13 +9,18 @@ use common::envelope::EventEnvelope;
 use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
 use common::rules::conditions::all_hold;
 use common::rules::{Rule, RuleStore};
+use common::subject::subject_of;
 use common::tenant::{ClientKey, TenantStore};
 use serde_json::Value;
 
-use crate::actions::subject_of;
 use crate::client::ProductClient;
+use crate::effect::Delivery;
 use crate::metrics::Metrics;
 use crate::throttle::Throttle;
+
+/// Why a matched event was not acted on when it names nothing to act on (ledger, activity).
+const NO_SUBJECT: &str =
+    "the event names no issue, page or blog post to act on (no issue, page, blog or comment.parent)";
 
 /// How long to wait before retrying when our own database is unavailable.
 const STORE_RETRY: Duration = Duration::from_secs(5);
@@ -158,7 +163,7 @@ impl Dispatcher {
             event_id: &event_id,
             event: &event.event,
             product: event.product,
-            subject: subject.as_deref(),
+            subject: subject.as_ref().map(|subject| subject.id.as_str()),
         };
         let delivery_id = event.delivery_id();
         if matching.is_empty() {
@@ -172,17 +177,32 @@ impl Dispatcher {
                 Err(error) => store_unavailable("ledger", &error),
             };
         }
-        let mut outcomes = Vec::with_capacity(matching.len());
-        for rule in matching {
-            let key = LedgerKey {
+        let keys: Vec<LedgerKey> = matching
+            .iter()
+            .map(|rule| LedgerKey {
                 client_key: client_key.clone(),
                 delivery_id: delivery_id.clone(),
                 rule_id: rule.id,
-            };
-            outcomes.push(
-                self.apply(&tenant, rule, &key, receipt, &payload, attempt)
-                    .await,
-            );
+            })
+            .collect();
+        let Some(subject) = &subject else {
+            tracing::info!("the event names no issue, page or blog post; its rules are skipped");
+            for key in &keys {
+                if let Err(error) = self.ledger.record_skipped(key, receipt, NO_SUBJECT).await {
+                    return store_unavailable("ledger", &error);
+                }
+            }
+            return Outcome::Skipped("no subject");
+        };
+        let mut outcomes = Vec::with_capacity(matching.len());
+        let delivery = Delivery {
+            receipt,
+            subject,
+            payload: &payload,
+            attempt,
+        };
+        for (rule, key) in matching.into_iter().zip(keys) {
+            outcomes.push(self.apply(&tenant, rule, &key, &delivery).await);
         }
         combine(outcomes)
     }

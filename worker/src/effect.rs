@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use common::ledger::{LedgerKey, LedgerStatus, Receipt};
 use common::rules::Rule;
+use common::subject::Subject;
 use common::tenant::Tenant;
 use serde_json::Value;
 
@@ -15,6 +16,18 @@ use crate::dispatch::{store_unavailable, Dispatcher, Outcome};
 /// How long a copy that found the pair held waits before looking again.
 const HELD_ELSEWHERE: Duration = Duration::from_secs(5);
 
+/// One delivery of an event, as every rule it matches sees it.
+pub(crate) struct Delivery<'a> {
+    /// What the ledger records of it.
+    pub receipt: Receipt<'a>,
+    /// What it is about.
+    pub subject: &'a Subject,
+    /// The webhook payload.
+    pub payload: &'a Arc<Value>,
+    /// hookline's attempt (1 for the first delivery).
+    pub attempt: u32,
+}
+
 impl Dispatcher {
     /// Applies `rule` for the delivery of `key`; see the module docs.
     pub(crate) async fn apply(
@@ -22,10 +35,14 @@ impl Dispatcher {
         tenant: &Tenant,
         rule: &Rule,
         key: &LedgerKey,
-        receipt: Receipt<'_>,
-        payload: &Arc<Value>,
-        attempt: u32,
+        delivery: &Delivery<'_>,
     ) -> Outcome {
+        let Delivery {
+            receipt,
+            subject,
+            payload,
+            attempt,
+        } = *delivery;
         let (entry, held) = match self.ledger.begin(key, receipt, self.action_lease).await {
             Ok(claim) => claim,
             Err(error) => return store_unavailable("ledger", &error),
@@ -36,7 +53,9 @@ impl Dispatcher {
                 tracing::info!(rule_id = rule.id, "effect already done; not repeating it");
                 return Outcome::Done;
             }
-            LedgerStatus::Dead | LedgerStatus::NoMatch => return Outcome::Done,
+            LedgerStatus::Dead | LedgerStatus::NoMatch | LedgerStatus::Skipped => {
+                return Outcome::Done
+            }
             LedgerStatus::Pending if !held => {
                 tracing::info!(
                     rule_id = rule.id,
@@ -54,7 +73,7 @@ impl Dispatcher {
             tenant,
             event: receipt.event,
             payload,
-            subject: receipt.subject.unwrap_or_default(),
+            subject,
             marker: &marker,
             // Attempts count in the ledger, so a crash after the product's answer shows up
             // here as a pending row with an earlier attempt.

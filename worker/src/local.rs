@@ -51,6 +51,7 @@ impl LocalConsumer {
     /// Claims and processes messages until shutdown, then waits up to `grace` for in-flight
     /// ones (unfinished ones are delivered again when their lease ends).
     pub async fn run(self, grace: Duration) {
+        self.take_back_leases().await;
         let tracker = TaskTracker::new();
         while !self.shutdown.is_cancelled() {
             let free = self.slots.available_permits();
@@ -98,6 +99,29 @@ impl LocalConsumer {
                 ?grace,
                 "in-flight events did not finish; they are delivered again after their lease"
             );
+        }
+    }
+}
+
+impl LocalConsumer {
+    /// This consumer is the only one (the embedded mode locks its data directory), so every
+    /// lease in the queue and the ledger was held by an earlier run that died: take them all
+    /// back, so its events are done within moments of the restart rather than after their
+    /// leases (2 minutes) expire. Jira comments are looked for before being posted again.
+    async fn take_back_leases(&self) {
+        let queue = self.queue.release_claims().await;
+        let ledger = self.dispatcher.ledger.release_leases().await;
+        match (queue, ledger) {
+            (Ok(0), Ok(0)) => {}
+            (Ok(events), Ok(effects)) => tracing::info!(
+                events,
+                effects,
+                "took back the leases of an earlier run that stopped without finishing"
+            ),
+            (Err(error), _) | (_, Err(error)) => tracing::warn!(
+                %error,
+                "cannot take back earlier leases; their events wait for the leases to expire"
+            ),
         }
     }
 }

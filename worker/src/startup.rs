@@ -99,7 +99,6 @@ pub async fn build_dispatcher(settings: &Settings, metrics: Metrics) -> anyhow::
     let keyring = settings.keyring()?;
     let worker = &settings.worker;
     let client = ProductClient::new(
-        &settings.app.key,
         Duration::from_secs(worker.http_connect_timeout_secs),
         Duration::from_secs(worker.http_timeout_secs),
         metrics.clone(),

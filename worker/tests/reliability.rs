@@ -2,6 +2,7 @@
 //! product keeps failing.
 mod support;
 
+use common::subject::{Subject, SubjectKind};
 use std::time::Duration;
 
 use common::ledger::{LedgerKey, LedgerStatus, Receipt};
@@ -62,7 +63,7 @@ async fn a_comment_created_just_before_a_crash_is_found_and_not_posted_again() {
         tenant: &tenant,
         event: "jira:issue_created",
         payload: &std::sync::Arc::new(payload.clone()),
-        subject: "KAN-1",
+        subject: &Subject::new(SubjectKind::Issue, "KAN-1"),
         marker: &marker,
         may_exist: false,
     };

@@ -139,6 +139,7 @@ fn e2e_run(args: &E2eArgs, workers: u16, latency_ms: u64, pace: Pace) -> E2eRun 
             jira_latency: Duration::from_millis(latency_ms),
             worker_prefetch: args.worker_prefetch,
             log_level: args.process_log_level.clone(),
+            extra_env: Vec::new(),
         },
         events: args.events,
         pace,

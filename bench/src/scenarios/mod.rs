@@ -3,6 +3,7 @@ pub mod all;
 pub mod ceiling;
 pub mod e2e;
 pub mod ingress;
+pub mod large;
 pub mod peer;
 
 use crate::cli::{Command, RuntimeArgs};
@@ -30,6 +31,10 @@ pub async fn run(command: Command, runtime: RuntimeArgs) -> anyhow::Result<()> {
             }
         }
         Command::E2e(args) => e2e::command(&args).await?,
+        Command::LargeBodies(args) => {
+            let result = large::run(&args).await?;
+            println!("{}", large::report(&result));
+        }
         Command::All(args) => all::run(&args, runtime).await?,
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `hookline demo`: the one-minute tour. It starts the embedded pipeline and the Connect
 //! simulator, installs a Jira and a Confluence site (signed install), gives each a rule, sends a
-//! handful of webhooks — one of them twice, as Jira retries do — and prints what was posted back.
+//! handful of webhooks — one of them twice, as Jira retries do, and a Confluence comment that
+//! acts on its page — and prints what was posted back.
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use common::telemetry::{get_subscriber, init_subscriber};
 use common::tenant::{ClientKey, ProductType};
 use hookline::standalone::Pipeline;
 use serde_json::json;
-use simulator::{payloads, ConnectSim, InstallMode, ProductSim, SendOptions, SimTenant};
+use simulator::payloads::{self, CommentedOn};
+use simulator::{ConnectSim, InstallMode, ProductSim, SendOptions, SimTenant};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
@@ -37,11 +39,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         data_dir.display()
     );
 
-    let descriptor = connect.fetch_descriptor().await?;
-    println!(
-        "1. fetched the descriptor of app {}",
-        descriptor["key"].as_str().unwrap_or("?")
-    );
+    for product in [ProductType::Jira, ProductType::Confluence] {
+        let descriptor = connect.fetch_descriptor(product).await?;
+        println!(
+            "1. fetched the {product} descriptor of app {} (/{product}/atlassian-connect.json)",
+            descriptor["key"].as_str().unwrap_or("?")
+        );
+    }
     let jira = install(&connect, "demo-jira", ProductType::Jira).await?;
     let wiki = install(&connect, "demo-wiki", ProductType::Confluence).await?;
     println!(
@@ -54,7 +58,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "action": {"type": "jira_comment", "template": "Thanks! {{ issue.key }} ({{ issue.fields.summary }}) is queued for triage."}})).await?;
     add_rule(&pipeline, &wiki, json!({"name": "Welcome new pages", "event": "page_created",
         "action": {"type": "confluence_comment", "template": "<p>New page <b>{{ page.title }}</b> in {{ page.spaceKey }}: reviewers notified.</p>"}})).await?;
-    println!("3. added a comment rule for each site");
+    add_rule(
+        &pipeline,
+        &wiki,
+        json!({"name": "Label discussed pages", "event": "comment_created",
+        "action": {"type": "confluence_label", "label": "discussed"}}),
+    )
+    .await?;
+    println!("3. added a comment rule for each site, and a label rule for Confluence comments");
 
     let once = SendOptions {
         webhook_id: Some("demo-delivery-1".into()),
@@ -91,6 +102,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             payloads::confluence_page_created(194347009, "Release notes 2.0", "ENG"),
             SendOptions::default(),
         ),
+        (
+            &wiki,
+            "comment_created",
+            payloads::confluence_comment_created(
+                194347120,
+                CommentedOn::Page,
+                194347009,
+                "Release notes 2.0",
+                "ENG",
+            ),
+            SendOptions::default(),
+        ),
     ];
     for (tenant, event, payload, options) in sends {
         let report = connect
@@ -102,10 +125,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             report.attempts
         );
     }
-    println!("4. sent 5 signed webhooks (KAN-1 twice with one webhook id, as a Jira retry; OPS-7 matches no rule)");
+    println!("4. sent 6 signed webhooks (KAN-1 twice with one webhook id, as a Jira retry; OPS-7 matches no rule; a comment on the Confluence page)");
 
     let expected = |p: &ProductSim| {
-        p.comments(&jira.client_key).len() >= 2 && !p.comments(&wiki.client_key).is_empty()
+        p.comments(&jira.client_key).len() >= 2
+            && !p.comments(&wiki.client_key).is_empty()
+            && !p.labels(&wiki.client_key).is_empty()
     };
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !expected(&product) && tokio::time::Instant::now() < deadline {
@@ -132,8 +157,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    for label in product.labels(&wiki.client_key) {
+        println!(
+            "   {:<10} {:<10} label     {} (the page of the comment, found at comment.parent)",
+            wiki.client_key, label.target, label.label
+        );
+    }
     let jira_comments = product.comments(&jira.client_key).len();
     let wiki_comments = product.comments(&wiki.client_key).len();
+    let wiki_labels = product.labels(&wiki.client_key);
     println!(
         "   {} comments on Jira (KAN-1 once despite the retry, none on OPS-7), {} on Confluence; {} refused calls",
         jira_comments,
@@ -145,7 +177,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     drop(connect);
     shutdown.cancel();
     pipeline.wait().await;
-    let as_expected = jira_comments == 2 && wiki_comments == 1 && product.rejected_requests() == 0;
+    let labelled_page = wiki_labels.len() == 1 && wiki_labels[0].target == "194347009";
+    let as_expected = jira_comments == 2
+        && wiki_comments == 1
+        && labelled_page
+        && product.rejected_requests() == 0;
     Ok(if as_expected {
         println!("demo finished: everything as expected");
         ExitCode::SUCCESS

@@ -22,10 +22,12 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<ExitCode
     };
     let pipeline = Pipeline::start(settings.clone(), shutdown_on_signal()).await?;
     println!("hookline is up ({mode})");
-    println!(
-        "  descriptor  http://{}:{}/atlassian-connect.json",
-        settings.server.host, pipeline.port
-    );
+    for product in settings.app.products() {
+        println!(
+            "  {product:<11} http://{}:{}/{product}/atlassian-connect.json",
+            settings.server.host, pipeline.port
+        );
+    }
     println!("  app baseUrl {}", settings.app.base_url);
     println!(
         "  health      http://{}:{}/readyz   metrics /metrics",

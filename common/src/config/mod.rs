@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use sections::{
-    AmqpSettings, AppSettings, DatabaseSettings, LogFormat, LogSettings, SecuritySettings,
-    ServerSettings, WorkerSettings,
+    AmqpSettings, AppSettings, DatabaseSettings, LogFormat, LogSettings, ProductIdentity,
+    SecuritySettings, ServerSettings, WorkerSettings,
 };
 pub use validate::ConfigError;
 

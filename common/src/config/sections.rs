@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::tenant::ProductType;
+
 /// The ingress HTTP server.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -12,8 +14,15 @@ pub struct ServerSettings {
     pub host: String,
     /// Port to bind (default 8080; 0 picks a free one).
     pub port: u16,
-    /// Largest accepted request body, bytes (default 1 MiB).
+    /// Largest accepted request body, bytes (default 32 MiB: above the 25 MB at which Jira
+    /// itself drops a webhook, since Jira never retries a 413).
     pub body_limit_bytes: u64,
+    /// Bodies above this size, bytes, are large (default 1 MiB): each needs one of the
+    /// `large_bodies_at_once` slots while it is read and handled.
+    pub large_body_bytes: u64,
+    /// How many large bodies may be held at once (default 2); a large body that waits for a
+    /// slot longer than the read timeout gets 503, which Jira retries.
+    pub large_bodies_at_once: u32,
     /// How long in-flight requests may take to finish on shutdown, seconds.
     pub shutdown_grace_secs: u64,
     /// How long a client may take to send a request's headers, and then its body, seconds
@@ -26,7 +35,9 @@ impl Default for ServerSettings {
         Self {
             host: "127.0.0.1".into(),
             port: 8080,
-            body_limit_bytes: 1024 * 1024,
+            body_limit_bytes: 32 * 1024 * 1024,
+            large_body_bytes: 1024 * 1024,
+            large_bodies_at_once: 2,
             shutdown_grace_secs: 20,
             read_timeout_secs: 10,
         }
@@ -144,6 +155,60 @@ pub struct AppSettings {
     pub all_js_url: String,
     /// Who may frame the app's pages (the CSP `frame-ancestors` sources).
     pub frame_ancestors: Vec<String>,
+    /// The Jira descriptor's own key and name, when they differ from `key` and `name`.
+    pub jira: ProductIdentity,
+    /// The Confluence descriptor's own key and name, when they differ from `key` and `name`.
+    pub confluence: ProductIdentity,
+}
+
+/// A product descriptor's identity: a Connect descriptor is installed into one product, so
+/// each product has its own (a Marketplace listing needs a key of its own per product).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProductIdentity {
+    /// The app key in this product (default: `app.key`).
+    pub key: Option<String>,
+    /// The app name in this product (default: `app.name`).
+    pub name: Option<String>,
+}
+
+impl AppSettings {
+    /// The products this deployment serves: those `webhooks` subscribes for, Jira first.
+    pub fn products(&self) -> Vec<ProductType> {
+        [ProductType::Jira, ProductType::Confluence]
+            .into_iter()
+            .filter(|product| {
+                self.webhooks.iter().any(|webhook| {
+                    webhook.split_once(':').map(|(p, _)| p) == Some(product.as_str())
+                })
+            })
+            .collect()
+    }
+
+    /// The events `webhooks` subscribes for in `product`.
+    pub fn events(&self, product: ProductType) -> impl Iterator<Item = &str> {
+        self.webhooks.iter().filter_map(move |webhook| {
+            let (of, event) = webhook.split_once(':')?;
+            (of == product.as_str()).then_some(event)
+        })
+    }
+
+    fn identity(&self, product: ProductType) -> &ProductIdentity {
+        match product {
+            ProductType::Jira => &self.jira,
+            ProductType::Confluence => &self.confluence,
+        }
+    }
+
+    /// The app key of `product`'s descriptor.
+    pub fn key_for(&self, product: ProductType) -> &str {
+        self.identity(product).key.as_deref().unwrap_or(&self.key)
+    }
+
+    /// The app name of `product`'s descriptor.
+    pub fn name_for(&self, product: ProductType) -> &str {
+        self.identity(product).name.as_deref().unwrap_or(&self.name)
+    }
 }
 
 impl Default for AppSettings {
@@ -151,11 +216,11 @@ impl Default for AppSettings {
         let webhooks = [
             "jira:jira:issue_created",
             "jira:jira:issue_updated",
-            "jira:jira:issue_deleted",
             "jira:comment_created",
             "jira:comment_updated",
             "confluence:page_created",
             "confluence:page_updated",
+            "confluence:blog_created",
             "confluence:comment_created",
         ];
         Self {
@@ -180,6 +245,8 @@ impl Default for AppSettings {
                 "https://*.jira.com".into(),
                 "https://*.jira-dev.com".into(),
             ],
+            jira: ProductIdentity::default(),
+            confluence: ProductIdentity::default(),
         }
     }
 }

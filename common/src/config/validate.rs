@@ -75,8 +75,30 @@ impl Settings {
                 "each entry must be one CSP source such as https://*.atlassian.net",
             ));
         }
-        if self.app.key.is_empty() || self.app.key.len() > 64 {
-            return Err(unsafe_setting("app.key", "must be 1 to 64 characters"));
+        let valid_key = |key: &str| {
+            !key.is_empty()
+                && key.len() <= 64
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        };
+        if !valid_key(&self.app.key) {
+            return Err(unsafe_setting(
+                "app.key",
+                "must be 1 to 64 characters of A-Z a-z 0-9 - . _",
+            ));
+        }
+        if !self.app.jira.key.as_deref().is_none_or(valid_key) {
+            return Err(unsafe_setting(
+                "app.jira.key",
+                "must be 1 to 64 characters of A-Z a-z 0-9 - . _",
+            ));
+        }
+        if !self.app.confluence.key.as_deref().is_none_or(valid_key) {
+            return Err(unsafe_setting(
+                "app.confluence.key",
+                "must be 1 to 64 characters of A-Z a-z 0-9 - . _",
+            ));
         }
         if self.app.allowed_base_url_hosts.is_empty() {
             return Err(unsafe_setting(
@@ -120,6 +142,18 @@ impl Settings {
             return Err(unsafe_setting(
                 "server.body_limit_bytes",
                 "must be 1 byte to 64 MiB",
+            ));
+        }
+        if self.server.large_body_bytes == 0 {
+            return Err(unsafe_setting(
+                "server.large_body_bytes",
+                "must be at least 1 byte",
+            ));
+        }
+        if self.server.large_bodies_at_once == 0 || self.server.large_bodies_at_once > 1024 {
+            return Err(unsafe_setting(
+                "server.large_bodies_at_once",
+                "must be 1 to 1024 (0 would refuse every large webhook)",
             ));
         }
         if self.server.read_timeout_secs == 0 || self.server.read_timeout_secs > 300 {

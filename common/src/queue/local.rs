@@ -105,6 +105,26 @@ impl LocalQueue {
         Ok(claimed)
     }
 
+    /// Takes back every lease: what a consumer that died (SIGKILL, OOM) still held becomes
+    /// ready at once instead of after its lease. Only for a starting consumer that knows it is
+    /// the only one (the embedded mode holds a lock on its data directory). Returns how many
+    /// messages were released.
+    pub async fn release_claims(&self) -> Result<u64, DbErr> {
+        let released = Queue::update_many()
+            .col_expr(
+                Column::ClaimedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .filter(Column::Dead.eq(false))
+            .filter(Column::ClaimedUntil.is_not_null())
+            .exec(&self.db)
+            .await?;
+        if released.rows_affected > 0 {
+            self.arrived.notify_one();
+        }
+        Ok(released.rows_affected)
+    }
+
     /// Removes a processed message.
     pub async fn ack(&self, id: i64) -> Result<(), DbErr> {
         Queue::delete_by_id(id).exec(&self.db).await.map(drop)

@@ -167,6 +167,10 @@ fn error(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     }
 }
 
+/// Events whose subject no longer exists when they arrive: every action on it answers 404.
+/// (`comment_deleted` and Confluence's `comment_removed` leave their issue or page in place.)
+const DELETES_ITS_SUBJECT: &[&str] = &["jira:issue_deleted", "page_removed", "blog_removed"];
+
 /// Largest template, bytes.
 pub const MAX_TEMPLATE_BYTES: usize = 10 * 1024;
 
@@ -208,6 +212,15 @@ impl RuleSpec {
                     "this site runs {}; choose a {} action",
                     product.as_str(),
                     product.as_str()
+                ),
+            ));
+        }
+        if DELETES_ITS_SUBJECT.contains(&self.event.as_str()) && self.action.product() == product {
+            errors.push(error(
+                "event",
+                format!(
+                    "{} arrives after its subject was deleted, so every action on it would fail (404); react to another event",
+                    self.event
                 ),
             ));
         }
@@ -314,6 +327,17 @@ mod tests {
             spec(json!({"type": "jira_comment", "template": "{{ unclosed"})).expect("parses");
         let errors = rule.validate(ProductType::Jira).unwrap_err();
         assert_eq!(errors[0].field, "action.template");
+    }
+
+    #[test]
+    fn a_rule_acting_on_a_deleted_issue_is_refused() {
+        let mut rule = spec(json!({"type": "jira_label", "label": "gone"})).expect("parses");
+        rule.event = "jira:issue_deleted".into();
+        let errors = rule.validate(ProductType::Jira).unwrap_err();
+        assert_eq!(errors[0].field, "event");
+        assert!(errors[0].message.contains("404"), "{errors:?}");
+        rule.event = "comment_deleted".into();
+        assert!(rule.validate(ProductType::Jira).is_ok());
     }
 
     #[test]

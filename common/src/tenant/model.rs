@@ -149,7 +149,7 @@ pub struct Tenant {
     pub product_type: ProductType,
     /// Free-form description sent by the product.
     pub description: Option<String>,
-    /// OAuth client id used to act as a user (PROTOCOL.md §6).
+    /// OAuth client id used to act as a user (docs/protocol.md §6).
     pub oauth_client_id: Option<String>,
     /// Installation id of the app on the site.
     pub installation_id: Option<String>,
@@ -192,12 +192,12 @@ impl Tenant {
             .unwrap_or_default()
     }
 
-    /// The URL and `Authorization` value of a call from the app (`app_key`) to this tenant's
-    /// product: `path` (with its query) is relative to the baseUrl, and the app token's qsh is
-    /// computed without the baseUrl's path (`/wiki` for Confluence).
+    /// The URL and `Authorization` value of a call from the app to this tenant's product,
+    /// signed as the app key the site installed (`iss`): `path` (with its query) is relative to
+    /// the baseUrl, and the app token's qsh is computed without the baseUrl's path (`/wiki` for
+    /// Confluence).
     pub fn signed_call(
         &self,
-        app_key: &str,
         method: &str,
         path: &str,
         now: i64,
@@ -209,7 +209,7 @@ impl Tenant {
             &base_path,
         );
         let token = crate::connect::sign::app_token(
-            app_key,
+            &self.app_key,
             self.client_key.as_str(),
             &self.shared_secret,
             &request,

@@ -1,142 +1,78 @@
-//! `GET /atlassian-connect.json`: the app descriptor, generated from the settings.
-use common::config::AppSettings;
-use serde_json::{json, Value};
+//! The descriptors: `GET /jira/atlassian-connect.json` and `/confluence/atlassian-connect.json`,
+//! one per product this deployment serves, and `GET /atlassian-connect.json` for a deployment
+//! that serves one product only (with two, it names both).
+use common::tenant::ProductType;
+use serde_json::Value;
+use warp::http::StatusCode;
+use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::descriptor::render_descriptor;
+use crate::errors::ApiError;
 use crate::state::AppState;
 
-pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path!("atlassian-connect.json")
-        .and(warp::get())
-        .map(move || warp::reply::json(state.descriptor.as_ref()))
-}
+/// The rendered descriptor of each product served, rendered once from the settings.
+#[derive(Debug, Default)]
+pub struct Descriptors(Vec<(ProductType, Value)>);
 
-/// The descriptor for `app`: identity, lifecycle, API migrations, scopes and one webhook
-/// module per configured event, each at `/webhooks/{product}/{event}`.
-pub fn render_descriptor(app: &AppSettings) -> Value {
-    // One descriptor serves both products; each product ignores the events it never sends.
-    let webhooks: Vec<Value> = app
-        .webhooks
-        .iter()
-        .filter_map(|webhook| webhook.split_once(':'))
-        .map(|(product, event)| json!({ "event": event, "url": format!("/webhooks/{product}/{event}") }))
-        .collect();
-    json!({
-        "key": app.key,
-        "name": app.name,
-        "description": app.description,
-        "vendor": { "name": app.vendor_name, "url": app.vendor_url },
-        "baseUrl": app.base_url.trim_end_matches('/'),
-        "authentication": { "type": "jwt" },
-        "lifecycle": {
-            "installed": "/installed",
-            "uninstalled": "/uninstalled",
-            "enabled": "/enabled",
-            "disabled": "/disabled"
-        },
-        "apiMigrations": { "signed-install": app.signed_install, "context-qsh": true },
-        "scopes": app.scopes,
-        "modules": page_modules(webhooks),
-    })
-}
-
-/// The webhooks plus the pages shown inside the products: the rules page (Jira admin page,
-/// Confluence configure page) and the activity of an issue (panel) or page (byline item).
-fn page_modules(webhooks: Vec<Value>) -> Value {
-    json!({
-        "webhooks": webhooks,
-        "adminPages": [{
-            "key": "hookline-rules",
-            "name": { "value": "hookline rules" },
-            "url": "/pages/rules",
-        }],
-        "configurePage": {
-            "key": "hookline-rules-configure",
-            "name": { "value": "hookline rules" },
-            "url": "/pages/rules",
-        },
-        "webPanels": [{
-            "key": "hookline-activity-panel",
-            "name": { "value": "hookline activity" },
-            "url": "/pages/activity?issueKey={issue.key}",
-            "location": "atl.jira.view.issue.right.context",
-            "weight": 200,
-        }],
-        "contentBylineItems": [{
-            "key": "hookline-activity-byline",
-            "name": { "value": "hookline activity" },
-            "tooltip": { "value": "What hookline's rules did on this page" },
-            "url": "/pages/activity?pageId={page.id}",
-            "target": { "type": "inlinedialog" },
-        }],
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_descriptor_has_every_required_field() {
-        let descriptor = render_descriptor(&AppSettings::default());
-        assert_eq!(descriptor["authentication"]["type"], "jwt");
-        assert_eq!(descriptor["apiMigrations"]["signed-install"], true);
-        assert_eq!(descriptor["apiMigrations"]["context-qsh"], true);
-        assert_eq!(descriptor["scopes"], json!(["READ", "WRITE"]));
-        assert_eq!(descriptor["lifecycle"]["installed"], "/installed");
-        let webhooks = descriptor["modules"]["webhooks"]
-            .as_array()
-            .expect("webhooks");
-        assert!(webhooks.contains(
-            &json!({"event": "jira:issue_created", "url": "/webhooks/jira/jira:issue_created"})
-        ));
-        assert!(webhooks.contains(
-            &json!({"event": "page_created", "url": "/webhooks/confluence/page_created"})
-        ));
+impl Descriptors {
+    /// Renders one descriptor per product `app.webhooks` subscribes for.
+    pub fn render(app: &common::config::AppSettings) -> Self {
+        Self(
+            app.products()
+                .into_iter()
+                .map(|product| (product, render_descriptor(app, product)))
+                .collect(),
+        )
     }
 
-    #[test]
-    fn the_pages_are_declared_for_both_products_with_dashed_keys() {
-        let modules = &render_descriptor(&AppSettings::default())["modules"];
-        assert_eq!(modules["adminPages"][0]["url"], "/pages/rules");
-        assert_eq!(modules["configurePage"]["url"], "/pages/rules");
-        assert_eq!(
-            modules["webPanels"][0]["location"],
-            "atl.jira.view.issue.right.context"
-        );
-        assert_eq!(
-            modules["webPanels"][0]["url"],
-            "/pages/activity?issueKey={issue.key}"
-        );
-        assert_eq!(
-            modules["contentBylineItems"][0]["url"],
-            "/pages/activity?pageId={page.id}"
-        );
-        let keys = [
-            &modules["adminPages"][0],
-            &modules["configurePage"],
-            &modules["webPanels"][0],
-            &modules["contentBylineItems"][0],
-        ];
-        for module in keys {
-            let key = module["key"].as_str().expect("a key");
-            assert!(
-                key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
-                "{key}"
-            );
-            assert!(module["name"]["value"].is_string(), "{module}");
+    /// `product`'s descriptor, if it is served.
+    pub fn of(&self, product: ProductType) -> Option<&Value> {
+        self.0
+            .iter()
+            .find(|(served, _)| *served == product)
+            .map(|(_, descriptor)| descriptor)
+    }
+
+    /// The only descriptor, when one product is served.
+    fn only(&self) -> Option<&Value> {
+        match self.0.as_slice() {
+            [(_, descriptor)] => Some(descriptor),
+            _ => None,
         }
     }
+}
 
-    #[test]
-    fn legacy_mode_turns_signed_install_off() {
-        let app = AppSettings {
-            signed_install: false,
-            ..AppSettings::default()
-        };
-        assert_eq!(
-            render_descriptor(&app)["apiMigrations"]["signed-install"],
-            false
-        );
-    }
+pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let per_product = {
+        let state = state.clone();
+        warp::path!(String / "atlassian-connect.json")
+            .and(warp::get())
+            .map(move |product: String| {
+                let served = ProductType::parse(&product)
+                    .ok()
+                    .and_then(|product| state.descriptors.of(product));
+                match served {
+                    Some(descriptor) => warp::reply::json(descriptor).into_response(),
+                    None => ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "product_not_served",
+                        "this app serves no descriptor for that product",
+                    )
+                    .into_response(),
+                }
+            })
+    };
+    let only = warp::path!("atlassian-connect.json")
+        .and(warp::get())
+        .map(move || match state.descriptors.only() {
+            Some(descriptor) => warp::reply::json(descriptor).into_response(),
+            None => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "descriptor_per_product",
+                "this app serves Jira and Confluence: register /jira/atlassian-connect.json in Jira and /confluence/atlassian-connect.json in Confluence",
+            )
+            .into_response(),
+        });
+    per_product.or(only).unify()
 }

@@ -1,10 +1,9 @@
-//! `POST /installed`, `/uninstalled`, `/enabled`, `/disabled`: exactly the rules of
-//! PROTOCOL.md §1, in signed-install mode (RS256, the default) and in the legacy mode.
-use std::time::Duration;
-
+//! `POST /{product}/installed`, `/uninstalled`, `/enabled`, `/disabled` (and the same without
+//! the product): exactly the rules of
+//! docs/protocol.md §1, in signed-install mode (RS256, the default) and in the legacy mode.
 use common::connect::install::{key_id, verify_install, InstallExpectations};
 use common::connect::{JwtError, QshRule, Unverified};
-use common::tenant::{InstallPayload, TenantState};
+use common::tenant::{InstallPayload, ProductType, TenantState};
 use warp::http::{HeaderMap, StatusCode};
 use warp::hyper::body::Bytes;
 use warp::reply::Response;
@@ -46,25 +45,38 @@ impl Lifecycle {
     }
 }
 
-/// Every lifecycle route.
+/// Every lifecycle route: `/{product}/{event}` (what the product descriptors register, which
+/// only that product may call) and `/{event}` (any product: sites installed through an earlier
+/// single descriptor call these).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let body_limit = state.settings.server.body_limit_bytes;
-    let read_timeout = Duration::from_secs(state.settings.server.read_timeout_secs);
-    warp::path::param::<String>()
-        .and(warp::path::end())
+    let event = |segment: String| async move {
+        Lifecycle::parse(&segment).ok_or_else(warp::reject::not_found)
+    };
+    let scoped = warp::path::param::<String>()
         .and_then(|segment: String| async move {
-            Lifecycle::parse(&segment).ok_or_else(warp::reject::not_found)
+            ProductType::parse(&segment)
+                .map(Some)
+                .map_err(|_| warp::reject::not_found())
         })
+        .and(warp::path::param::<String>().and_then(event));
+    let any_product = warp::any()
+        .map(|| None)
+        .and(warp::path::param::<String>().and_then(event));
+    scoped
+        .or(any_product)
+        .unify()
+        .and(warp::path::end())
         .and(warp::post())
         .and(request_target())
         .and(warp::header::headers_cloned())
-        .and(crate::body::bytes_within(body_limit, read_timeout))
+        .and(crate::body::read(state.body_limits.clone()))
         .and(with_state(state))
         .then(handle)
 }
 
 #[tracing::instrument(name = "lifecycle", skip_all, fields(event = event.as_str(), client_key))]
 async fn handle(
+    product: Option<ProductType>,
     event: Lifecycle,
     request: RequestTarget,
     headers: HeaderMap,
@@ -76,6 +88,12 @@ async fn handle(
             "invalid_payload",
             "the body is not a lifecycle payload (key, clientKey, baseUrl, productType and eventType are required)",
         )),
+        Ok(payload) if product.is_some_and(|product| product != payload.product_type) => {
+            Err(ApiError::forbidden(
+                "product_mismatch",
+                "this lifecycle URL belongs to another product's descriptor",
+            ))
+        }
         Ok(payload) => {
             tracing::Span::current().record("client_key", payload.client_key.as_str());
             let token = token_of(&headers, &request);
@@ -113,7 +131,10 @@ async fn installed(
     token: Option<&str>,
     payload: &InstallPayload,
 ) -> Result<(), ApiError> {
-    if payload.key != state.settings.app.key {
+    // The product's own key; or the app's base key, which sites installed through an earlier
+    // single descriptor carry.
+    let app = &state.settings.app;
+    if payload.key != app.key_for(payload.product_type) && payload.key != app.key {
         return Err(ApiError::bad_request(
             "wrong_app_key",
             "the payload is for another app key",

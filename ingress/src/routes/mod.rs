@@ -1,5 +1,5 @@
 //! The ingress's routes, one file per resource, composed with one rejection handler.
-mod descriptor;
+pub mod descriptor;
 mod health;
 pub mod lifecycle;
 mod metrics;
@@ -12,8 +12,6 @@ use warp::{Filter, Reply};
 
 use crate::errors::handle_rejection;
 use crate::state::AppState;
-
-pub use descriptor::render_descriptor;
 
 /// Injects the shared state into a handler.
 pub fn with_state(
@@ -57,7 +55,7 @@ fn request_span(info: warp::trace::Info<'_>) -> tracing::Span {
 /// A low-cardinality name for the route a path belongs to.
 fn route_label(path: &str) -> &'static str {
     match path {
-        "/atlassian-connect.json" => "descriptor",
+        p if p.ends_with("/atlassian-connect.json") => "descriptor",
         "/installed" => "installed",
         "/uninstalled" => "uninstalled",
         "/enabled" => "enabled",

@@ -1,21 +1,19 @@
 //! `POST /webhooks/{product}/{event}`: verify, wrap in an envelope, publish with confirm, and
 //! only then answer 2xx.
-use std::fmt;
-use std::time::Duration;
-
 use chrono::Utc;
 use common::connect::QshRule;
 use common::envelope::EventEnvelope;
 use common::tenant::ProductType;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use std::fmt;
 use warp::http::{HeaderMap, StatusCode};
-use warp::hyper::body::Bytes;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::with_state;
 use crate::auth::{authenticate, request_target, token_of, RequestTarget};
+use crate::body::{BodyError, PendingBody};
 use crate::errors::ApiError;
 use crate::state::AppState;
 
@@ -25,13 +23,11 @@ const WEBHOOK_FLOW: &str = "x-atlassian-webhook-flow";
 const MAX_WEBHOOK_ID_LEN: usize = 128;
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let body_limit = state.settings.server.body_limit_bytes;
-    let read_timeout = Duration::from_secs(state.settings.server.read_timeout_secs);
     warp::path!("webhooks" / String / String)
         .and(warp::post())
         .and(request_target())
         .and(warp::header::headers_cloned())
-        .and(crate::body::bytes_within(body_limit, read_timeout))
+        .and(crate::body::pending())
         .and(with_state(state))
         .then(
             |product: String, event: String, request, headers, body, state| async move {
@@ -42,13 +38,16 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
         )
 }
 
+/// The token is verified before the body is read: the qsh covers the method, path and query,
+/// not the body, so a forged request is refused without reading it, and a body over the limit
+/// is logged with its verified tenant.
 #[tracing::instrument(name = "webhook", skip_all, fields(product = %product, event, client_key, event_id))]
 async fn receive(
     product: String,
     event: String,
     request: RequestTarget,
     headers: HeaderMap,
-    body: Bytes,
+    body: PendingBody,
     state: AppState,
 ) -> Result<Response, ApiError> {
     let event = percent_encoding::percent_decode_str(&event)
@@ -78,13 +77,29 @@ async fn receive(
             "this site cannot send events for that product",
         ));
     }
-
+    let webhook_id = webhook_id(&headers)?;
+    let announced = body.announced();
+    let body = state.body_limits.read(body).await.map_err(|error| {
+        if let BodyError::TooLarge { size } = error {
+            state.metrics.body_too_large(product.as_str(), &event);
+            tracing::warn!(
+                webhook_id = webhook_id.as_deref(),
+                size,
+                announced,
+                limit = state.body_limits.limit(),
+                "webhook body over server.body_limit_bytes refused; the product will not retry it"
+            );
+        }
+        ApiError::from(error)
+    })?;
+    let (body, slot) = body.into_parts();
+    let payload = json_object(body)?;
     let envelope = EventEnvelope {
         event_id: uuid::Uuid::new_v4(),
         client_key: tenant.client_key.as_str().to_owned(),
         product,
         event,
-        webhook_id: webhook_id(&headers)?,
+        webhook_id,
         retry: header(&headers, WEBHOOK_RETRY)
             .and_then(|r| r.parse().ok())
             .unwrap_or(0),
@@ -92,10 +107,12 @@ async fn receive(
             .filter(|flow| matches!(*flow, "Primary" | "Secondary"))
             .map(str::to_owned),
         received_at: Utc::now(),
-        payload: json_object(&body)?,
+        payload,
     };
     tracing::Span::current().record("event_id", tracing::field::display(envelope.event_id));
     state.publisher.publish_confirmed(&envelope).await?;
+    // Held until the event is confirmed: a large body keeps its slot while it is in memory.
+    drop((envelope.payload, slot));
     state.metrics.event_accepted(envelope.product.as_str());
     tracing::info!(
         webhook_id = envelope.webhook_id.as_deref(),
@@ -146,12 +163,13 @@ fn webhook_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// The body as raw JSON, checked to be one JSON object (never re-serialised) that the worker
-/// can read.
-pub fn json_object(body: &Bytes) -> Result<Box<RawValue>, ApiError> {
+/// The body as raw JSON, checked to be one JSON object (never re-serialised, and not copied
+/// when it has no surrounding whitespace) that the worker can read.
+pub fn json_object(body: Vec<u8>) -> Result<Box<RawValue>, ApiError> {
     let invalid = || ApiError::bad_request("invalid_json", "the body is not a JSON object");
-    let raw: Box<RawValue> = serde_json::from_slice(body).map_err(|_| invalid())?;
-    if !raw.get().trim_start().starts_with('{') {
+    let text = String::from_utf8(body).map_err(|_| invalid())?;
+    let raw = RawValue::from_string(text).map_err(|_| invalid())?;
+    if !raw.get().starts_with('{') {
         return Err(invalid());
     }
     // Reading raw JSON skips nested values without the checks of a full parse: serde_json's
@@ -223,7 +241,7 @@ mod tests {
     use super::*;
 
     fn accepts(body: &str) -> bool {
-        json_object(&Bytes::copy_from_slice(body.as_bytes())).is_ok()
+        json_object(body.as_bytes().to_vec()).is_ok()
     }
 
     fn nested(depth: usize) -> String {
@@ -236,10 +254,10 @@ mod tests {
 
     #[test]
     fn a_body_nested_past_serde_jsons_limit_is_refused() {
-        let error = json_object(&Bytes::from(nested(200))).unwrap_err();
+        let error = json_object(nested(200).into_bytes()).unwrap_err();
         assert_eq!(error.code, "invalid_json");
         assert!(error.message.contains("127"));
-        assert!(json_object(&Bytes::from_static(br#"{"issue":{"key":"KAN-1"}}"#)).is_ok());
+        assert!(json_object(br#"{"issue":{"key":"KAN-1"}}"#.to_vec()).is_ok());
     }
 
     // Found by fuzz/fuzz_targets/webhook_body.rs: the old nesting count let 128 levels through,

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod key_server;
+pub mod raw_http;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,7 +35,8 @@ pub struct TestOptions {
     pub signed_install: bool,
     /// Overrides the broker URL (a proxy the test can cut).
     pub amqp_url: Option<String>,
-    pub body_limit_bytes: u64,
+    /// Overrides `server.body_limit_bytes` (default: the settings' own).
+    pub body_limit_bytes: Option<u64>,
     /// Overrides the signed-install key server (a closed port, to make it unreachable).
     pub install_keys_url: Option<String>,
     /// More settings, as `HOOKLINE_*` variables (they win over the ones above).
@@ -46,7 +48,7 @@ impl Default for TestOptions {
         Self {
             signed_install: true,
             amqp_url: None,
-            body_limit_bytes: 1024 * 1024,
+            body_limit_bytes: None,
             install_keys_url: None,
             extra_env: Vec::new(),
         }
@@ -117,10 +119,6 @@ fn settings(
 ) -> Settings {
     let vars = [
         ("HOOKLINE_SERVER__PORT", "0".to_owned()),
-        (
-            "HOOKLINE_SERVER__BODY_LIMIT_BYTES",
-            options.body_limit_bytes.to_string(),
-        ),
         ("HOOKLINE_DATABASE__URL", db.url.clone()),
         (
             "HOOKLINE_AMQP__URL",
@@ -145,7 +143,11 @@ fn settings(
             "test=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
         ),
     ];
+    let limit = options
+        .body_limit_bytes
+        .map(|limit| ("HOOKLINE_SERVER__BODY_LIMIT_BYTES", limit.to_string()));
     let extra = options.extra_env.iter().map(|(k, v)| (*k, v.clone()));
+    let extra = limit.into_iter().chain(extra);
     let vars = vars.into_iter().chain(extra);
     Settings::load_from(None, vars.map(|(k, v)| (k.to_owned(), v)))
         .expect("test settings are valid")

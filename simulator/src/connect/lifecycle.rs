@@ -1,5 +1,5 @@
 //! `installed`, `enabled`, `disabled`, `uninstalled`, sent as Atlassian sends them
-//! (PROTOCOL.md §1).
+//! (docs/protocol.md §1).
 use anyhow::{bail, Context};
 use common::connect::sign::product_token;
 use common::connect::{CanonicalRequest, SharedSecret};
@@ -84,7 +84,7 @@ impl ConnectSim {
         previous: Option<String>,
         mode: InstallMode,
     ) -> anyhow::Result<SimTenant> {
-        let app_key = self.app_key().await?;
+        let app_key = self.app_key(product).await?;
         let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), SECRET_LEN);
         let sites = self.product();
         let base_url = match sites.base_url(client_key) {
@@ -110,8 +110,8 @@ impl ConnectSim {
         Ok(SimTenant { base_url, ..tenant })
     }
 
-    async fn app_key(&self) -> anyhow::Result<String> {
-        let descriptor = self.descriptor().await?;
+    async fn app_key(&self, product: ProductType) -> anyhow::Result<String> {
+        let descriptor = self.descriptor(product).await?;
         let key = descriptor["key"]
             .as_str()
             .context("the descriptor has no key")?;
@@ -125,7 +125,7 @@ impl ConnectSim {
         tenant: &SimTenant,
         auth: Auth<'_>,
     ) -> anyhow::Result<()> {
-        let descriptor = self.descriptor().await?;
+        let descriptor = self.descriptor(tenant.product).await?;
         let Some(location) = descriptor["lifecycle"][event].as_str() else {
             bail!("the descriptor registers no `{event}` lifecycle URL");
         };

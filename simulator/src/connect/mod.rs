@@ -1,5 +1,5 @@
 //! The app-facing side of the simulator: [`ConnectSim`] behaves toward the app under test as
-//! Jira Cloud and Confluence Cloud do (PROTOCOL.md §1, §2, §4). It reads the app's
+//! Jira Cloud and Confluence Cloud do (docs/protocol.md §1, §2, §4). It reads the app's
 //! descriptor, installs sites (signed-install RS256 or the legacy flow), enables, disables and
 //! uninstalls them, and delivers signed webhooks with Jira's retry behaviour.
 //!
@@ -90,7 +90,8 @@ struct Inner {
     product: ProductSim,
     key_server: KeyServer,
     http: reqwest::Client,
-    descriptor: Mutex<Option<Arc<Value>>>,
+    /// The descriptor each product installed from, fetched on first use.
+    descriptors: Mutex<HashMap<ProductType, Arc<Value>>>,
     /// The secret each client key was last installed with, for legacy re-installs.
     secrets: Mutex<HashMap<String, String>>,
 }
@@ -141,7 +142,7 @@ impl ConnectSim {
             product,
             key_server: KeyServer::start(),
             http,
-            descriptor: Mutex::default(),
+            descriptors: Mutex::default(),
             secrets: Mutex::default(),
         };
         ConnectSim {
@@ -169,11 +170,34 @@ impl ConnectSim {
         &self.inner.product
     }
 
-    /// `GET {app}/atlassian-connect.json`; returns the parsed descriptor (error if the answer
-    /// is not 200 with a JSON object carrying `key`, `baseUrl` and `lifecycle`). Later calls
-    /// use the descriptor fetched last.
-    pub async fn fetch_descriptor(&self) -> anyhow::Result<Value> {
-        let (url, _) = self.target("/atlassian-connect.json", "GET")?;
+    /// Fetches the descriptor `product` installs from, as a site admin registers it:
+    /// `GET {app}/{product}/atlassian-connect.json`, else (404) the app's only descriptor at
+    /// `GET {app}/atlassian-connect.json`. Returns it parsed (an error if the answer is not 200
+    /// with a JSON object carrying `key`, `baseUrl` and `lifecycle`); that product's later
+    /// installs and webhooks use it.
+    pub async fn fetch_descriptor(&self, product: ProductType) -> anyhow::Result<Value> {
+        let scoped = format!("/{}/atlassian-connect.json", product.as_str());
+        let descriptor = match self.get_descriptor(&scoped).await? {
+            Some(descriptor) => descriptor,
+            None => self
+                .get_descriptor("/atlassian-connect.json")
+                .await?
+                .with_context(|| format!("the app serves no descriptor for {product}"))?,
+        };
+        let has_text = |field: &str| descriptor[field].as_str().is_some_and(|v| !v.is_empty());
+        ensure!(has_text("key"), "the descriptor has no key");
+        ensure!(has_text("baseUrl"), "the descriptor has no baseUrl");
+        ensure!(
+            descriptor["lifecycle"].is_object(),
+            "the descriptor has no lifecycle"
+        );
+        lock(&self.inner.descriptors).insert(product, Arc::new(descriptor.clone()));
+        Ok(descriptor)
+    }
+
+    /// The descriptor at `path`: `None` on 404, an error on any other failure.
+    async fn get_descriptor(&self, path: &str) -> anyhow::Result<Option<Value>> {
+        let (url, _) = self.target(path, "GET")?;
         let response = self
             .inner
             .http
@@ -183,29 +207,24 @@ impl ConnectSim {
             .with_context(|| format!("fetching the descriptor at {url}"))?;
         let status = response.status();
         let text = response.text().await.context("reading the descriptor")?;
+        if status == 404 {
+            return Ok(None);
+        }
         ensure!(
             status == 200,
             "the descriptor at {url} answered {status}: {text}"
         );
-        let descriptor: Value = serde_json::from_str(&text)
-            .with_context(|| format!("the descriptor at {url} is not JSON"))?;
-        let has_text = |field: &str| descriptor[field].as_str().is_some_and(|v| !v.is_empty());
-        ensure!(has_text("key"), "the descriptor has no key");
-        ensure!(has_text("baseUrl"), "the descriptor has no baseUrl");
-        ensure!(
-            descriptor["lifecycle"].is_object(),
-            "the descriptor has no lifecycle"
-        );
-        *lock(&self.inner.descriptor) = Some(Arc::new(descriptor.clone()));
-        Ok(descriptor)
+        serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("the descriptor at {url} is not JSON"))
     }
 
-    /// The descriptor fetched last, fetching it if it never was.
-    async fn descriptor(&self) -> anyhow::Result<Arc<Value>> {
-        if let Some(descriptor) = lock(&self.inner.descriptor).clone() {
+    /// The descriptor `product` installed from, fetching it if it never was.
+    async fn descriptor(&self, product: ProductType) -> anyhow::Result<Arc<Value>> {
+        if let Some(descriptor) = lock(&self.inner.descriptors).get(&product).cloned() {
             return Ok(descriptor);
         }
-        self.fetch_descriptor().await.map(Arc::new)
+        self.fetch_descriptor(product).await.map(Arc::new)
     }
 
     /// The URL to send `location` (a descriptor URL, relative to the app's baseUrl or

@@ -1,4 +1,4 @@
-//! Webhook delivery as Jira and Confluence do it (PROTOCOL.md §4): HS256-signed, one
+//! Webhook delivery as Jira and Confluence do it (docs/protocol.md §4): HS256-signed, one
 //! `X-Atlassian-Webhook-Identifier` per delivery, and Jira's retries.
 use std::time::Duration;
 
@@ -74,7 +74,7 @@ impl ConnectSim {
         payload: &Value,
         options: SendOptions,
     ) -> anyhow::Result<DeliveryReport> {
-        let descriptor = self.descriptor().await?;
+        let descriptor = self.descriptor(tenant.product).await?;
         let location = webhook_location(&descriptor, tenant.product, event)?;
         let (url, request) = self.target(location, "POST")?;
         let body = serde_json::to_vec(payload).context("serialising the webhook payload")?;

@@ -1,4 +1,4 @@
-//! The Confluence Cloud REST endpoints the worker calls (PROTOCOL.md §5), relative to
+//! The Confluence Cloud REST endpoints the worker calls (docs/protocol.md §5), relative to
 //! `/t/{site}/wiki`.
 use std::time::Instant;
 
@@ -28,22 +28,26 @@ impl Route {
     /// Recognises `method` on the path `segments` (percent-decoded, `/t/{site}/wiki` removed).
     pub(crate) fn parse(method: &str, segments: &[&str]) -> Option<Self> {
         let page = |s: &&str| (*s).to_owned();
+        // Pages and blog posts have the same v2 endpoints under their own collections.
+        let content = |collection: &str| matches!(collection, "pages" | "blogposts");
         Some(match (method, segments) {
             ("POST", ["api", "v2", "footer-comments"]) => Self::AddComment,
-            ("GET", ["api", "v2", "pages", id, "footer-comments"]) => {
+            ("GET", ["api", "v2", c, id, "footer-comments"]) if content(c) => {
                 Self::ListComments { page: page(id) }
             }
             ("POST", ["rest", "api", "content", id, "label"]) => Self::AddLabels { page: page(id) },
-            ("POST", ["api", "v2", "pages", id, "properties"]) => {
+            ("POST", ["api", "v2", c, id, "properties"]) if content(c) => {
                 Self::AddProperty { page: page(id) }
             }
-            ("GET", ["api", "v2", "pages", id, "properties"]) => {
+            ("GET", ["api", "v2", c, id, "properties"]) if content(c) => {
                 Self::ListProperties { page: page(id) }
             }
-            ("PUT", ["api", "v2", "pages", id, "properties", property]) => Self::UpdateProperty {
-                page: page(id),
-                id: page(property),
-            },
+            ("PUT", ["api", "v2", c, id, "properties", property]) if content(c) => {
+                Self::UpdateProperty {
+                    page: page(id),
+                    id: page(property),
+                }
+            }
             _ => return None,
         })
     }
@@ -92,10 +96,16 @@ fn query_param(query: &str, wanted: &str) -> Option<String> {
 }
 
 fn add_comment(tenant: &mut Tenant, request: Value) -> Response {
-    let page = match &request["pageId"] {
-        Value::String(id) if !id.is_empty() => id.clone(),
-        Value::Number(id) => id.to_string(),
-        _ => return error(400, "pageId is required."),
+    // A footer comment names its page or its blog post.
+    let content = ["pageId", "blogPostId"]
+        .iter()
+        .find_map(|field| match &request[*field] {
+            Value::String(id) if !id.is_empty() => Some(id.clone()),
+            Value::Number(id) => Some(id.to_string()),
+            _ => None,
+        });
+    let Some(page) = content else {
+        return error(400, "pageId or blogPostId is required.");
     };
     let body = &request["body"];
     let representation = body["representation"].as_str().unwrap_or_default();

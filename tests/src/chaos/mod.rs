@@ -63,14 +63,14 @@ impl Cluster {
             rabbit,
             ingress_port,
             started: 0,
-            logs: processes::log_dir()?,
+            logs: processes::log_dir("chaos-logs")?,
         };
         // The ingress first: it applies the migrations before any worker connects.
         cluster.start_ingress().await?;
         for _ in 0..workers {
             cluster.start_worker().await?;
         }
-        cluster.connect.fetch_descriptor().await?;
+        cluster.connect.fetch_descriptor(ProductType::Jira).await?;
         Ok(cluster)
     }
 
@@ -98,7 +98,7 @@ impl Cluster {
         let name = format!("ingress-{}", self.started);
         let ready = format!("http://127.0.0.1:{}/readyz", self.ingress_port);
         let env = self.env(0);
-        self.ingress = Some(Service::spawn(&name, "ingress", &env, &self.logs, &ready).await?);
+        self.ingress = Some(Service::spawn(&name, "ingress", &[], &env, &self.logs, &ready).await?);
         Ok(())
     }
 
@@ -109,7 +109,7 @@ impl Cluster {
         let port = free_port();
         let ready = format!("http://127.0.0.1:{port}/healthz");
         let env = self.env(port);
-        let worker = Service::spawn(&name, "worker", &env, &self.logs, &ready).await?;
+        let worker = Service::spawn(&name, "worker", &[], &env, &self.logs, &ready).await?;
         self.workers.push(worker);
         Ok(())
     }

@@ -23,12 +23,12 @@ fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// `target/chaos-logs`, emptied: where this run's services write their logs.
-pub fn log_dir() -> anyhow::Result<PathBuf> {
+/// `target/{name}`, emptied: where this run's services write their logs.
+pub fn log_dir(name: &str) -> anyhow::Result<PathBuf> {
     let dir = binary_dir()?
         .parent()
         .context("target/<profile> has a parent")?
-        .join("chaos-logs");
+        .join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("emptying {}", dir.display()))?;
     }
@@ -54,11 +54,12 @@ pub struct Service {
 }
 
 impl Service {
-    /// Spawns the `program` binary (`ingress` or `worker`) with `env`, its output in a log
-    /// file under `log_dir`, and waits until `ready_url` answers 200.
+    /// Spawns the `program` binary (`ingress`, `worker` or `hookline`) with `args` and `env`,
+    /// its output in a log file under `log_dir`, and waits until `ready_url` answers 200.
     pub async fn spawn(
         name: &str,
         program: &str,
+        args: &[&str],
         env: &[(String, String)],
         log_dir: &Path,
         ready_url: &str,
@@ -70,6 +71,7 @@ impl Service {
             .open(&log)
             .with_context(|| format!("opening {}", log.display()))?;
         let child = Command::new(binary(program)?)
+            .args(args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -36,7 +36,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "chaos: sent={} accepted={} effects={} duplicates={} lost={} (retried deliveries {}, attempts answered 503 {}, unanswered attempts {}, effects of unanswered deliveries {})",
+            "sent={} accepted={} effects={} duplicates={} lost={} (retried deliveries {}, attempts answered 503 {}, unanswered attempts {}, effects of unanswered deliveries {})",
             self.sent,
             self.accepted,
             self.effects,

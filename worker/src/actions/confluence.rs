@@ -1,9 +1,13 @@
-//! Confluence actions (PROTOCOL.md §5): footer comments, labels, content properties. Paths
+//! Confluence actions (docs/protocol.md §5): footer comments, labels, content properties. Paths
 //! are relative to the tenant's baseUrl, which ends in `/wiki`; the qsh excludes `/wiki`.
+//!
+//! Blog posts are acted on like pages, through their own REST paths (`blogPostId`,
+//! `/api/v2/blogposts/...`); labels take the same path for both.
 //!
 //! Footer comments cannot carry a marker the way Jira comments do, so a crash between
 //! Confluence's 201 and the ledger write can repeat one comment (the documented bound).
 use common::rules::template::Escape;
+use common::subject::SubjectKind;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -16,10 +20,8 @@ pub async fn comment(
     template: &str,
 ) -> Result<Option<String>, CallError> {
     let text = render(template, context, Escape::Html)?;
-    let body = json!({
-        "pageId": context.subject,
-        "body": { "representation": "storage", "value": text },
-    });
+    let mut body = json!({ "body": { "representation": "storage", "value": text } });
+    body[content(context).id_field] = json!(context.subject.id);
     let answer = client
         .send(
             context.tenant,
@@ -36,7 +38,7 @@ pub async fn label(
     context: &ActionContext<'_>,
     label: &str,
 ) -> Result<Option<String>, CallError> {
-    let path = format!("/rest/api/content/{}/label", segment(context.subject));
+    let path = format!("/rest/api/content/{}/label", segment(&context.subject.id));
     let body = json!([{ "prefix": "global", "name": label }]);
     client
         .send(context.tenant, Method::POST, &path, Some(&body))
@@ -52,8 +54,13 @@ pub async fn property(
     key: &str,
     value: &Value,
 ) -> Result<Option<String>, CallError> {
-    let page = segment(context.subject);
-    let lookup = format!("/api/v2/pages/{page}/properties?key={}", segment(key));
+    let content = content(context);
+    let base = format!(
+        "/api/v2/{}/{}/properties",
+        content.collection,
+        segment(&context.subject.id)
+    );
+    let lookup = format!("{base}?key={}", segment(key));
     let existing = client
         .send(context.tenant, Method::GET, &lookup, None)
         .await?;
@@ -64,9 +71,8 @@ pub async fn property(
     match current {
         None => {
             let body = json!({ "key": key, "value": value });
-            let path = format!("/api/v2/pages/{page}/properties");
             client
-                .send(context.tenant, Method::POST, &path, Some(&body))
+                .send(context.tenant, Method::POST, &base, Some(&body))
                 .await
                 .map(|_| None)
         }
@@ -78,11 +84,32 @@ pub async fn property(
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             let body = json!({ "key": key, "value": value, "version": { "number": version + 1 } });
-            let path = format!("/api/v2/pages/{page}/properties/{}", segment(&id));
+            let path = format!("{base}/{}", segment(&id));
             client
                 .send(context.tenant, Method::PUT, &path, Some(&body))
                 .await
                 .map(|_| None)
         }
+    }
+}
+
+/// How the v2 API names a kind of content.
+struct Content {
+    /// The field of a footer comment naming its content.
+    id_field: &'static str,
+    /// The path segment of the content's collection.
+    collection: &'static str,
+}
+
+fn content(context: &ActionContext<'_>) -> Content {
+    match context.subject.kind {
+        SubjectKind::BlogPost => Content {
+            id_field: "blogPostId",
+            collection: "blogposts",
+        },
+        SubjectKind::Page | SubjectKind::Issue => Content {
+            id_field: "pageId",
+            collection: "pages",
+        },
     }
 }

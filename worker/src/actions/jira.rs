@@ -1,4 +1,4 @@
-//! Jira actions (PROTOCOL.md §5): comments (v2 text or v3 ADF), labels, issue properties.
+//! Jira actions (docs/protocol.md §5): comments (v2 text or v3 ADF), labels, issue properties.
 //!
 //! Comments carry an entity property `hookline` holding the (delivery, rule) marker. When an
 //! earlier attempt may have created the comment (a crash between Jira's 201 and the ledger
@@ -20,7 +20,7 @@ pub async fn comment(
     template: &str,
     format: CommentFormat,
 ) -> Result<Option<String>, CallError> {
-    let issue = segment(context.subject);
+    let issue = segment(&context.subject.id);
     if context.may_exist {
         if let Some(id) = existing_comment(client, context, &issue).await? {
             tracing::info!(comment_id = %id, "comment from an earlier attempt found; not posting again");
@@ -80,7 +80,7 @@ pub async fn label(
     context: &ActionContext<'_>,
     label: &str,
 ) -> Result<Option<String>, CallError> {
-    let path = format!("/rest/api/2/issue/{}", segment(context.subject));
+    let path = format!("/rest/api/2/issue/{}", segment(&context.subject.id));
     let body = json!({ "update": { "labels": [{ "add": label }] } });
     client
         .send(context.tenant, Method::PUT, &path, Some(&body))
@@ -96,7 +96,7 @@ pub async fn property(
 ) -> Result<Option<String>, CallError> {
     let path = format!(
         "/rest/api/2/issue/{}/properties/{}",
-        segment(context.subject),
+        segment(&context.subject.id),
         segment(key)
     );
     client

@@ -6,7 +6,8 @@ mod jira;
 use std::sync::Arc;
 
 use common::rules::Action;
-use common::tenant::{ProductType, Tenant};
+use common::subject::Subject;
+use common::tenant::Tenant;
 use serde_json::Value;
 
 use crate::client::{CallError, ProductClient};
@@ -19,33 +20,13 @@ pub struct ActionContext<'a> {
     pub event: &'a str,
     /// The webhook payload.
     pub payload: &'a Arc<Value>,
-    /// The issue key or page id the action applies to.
-    pub subject: &'a str,
+    /// The issue, page or blog post the action applies to.
+    pub subject: &'a Subject,
     /// A marker unique to this (delivery, rule), stored with created comments where the product
     /// allows, so a retry after a crash can find the comment instead of posting it again.
     pub marker: &'a str,
     /// Whether an earlier attempt may already have created the effect (look before acting).
     pub may_exist: bool,
-}
-
-/// The issue key or page id an event is about, if the payload names one.
-pub fn subject_of(product: ProductType, payload: &Value) -> Option<String> {
-    let pointers: &[&str] = match product {
-        ProductType::Jira => &["/issue/key", "/issue/id"],
-        ProductType::Confluence => &[
-            "/page/id",
-            "/page/idAsString",
-            "/comment/container/id",
-            "/blog/id",
-        ],
-    };
-    pointers
-        .iter()
-        .find_map(|pointer| match payload.pointer(pointer)? {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            _ => None,
-        })
 }
 
 /// Whether a subject is safe to place in a URL path (keys and ids only; never `.` or `..`).
@@ -65,9 +46,9 @@ pub async fn perform(
     action: &Action,
     context: &ActionContext<'_>,
 ) -> Result<Option<String>, CallError> {
-    if !valid_subject(context.subject) {
+    if !valid_subject(&context.subject.id) {
         return Err(CallError::Permanent(
-            "the event names no usable issue key or page id".into(),
+            "the event's issue key, page id or blog post id is not usable in a URL".into(),
         ));
     }
     match action {
@@ -109,24 +90,6 @@ fn created_id(answer: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn subjects_come_from_the_payload_as_strings_or_numbers() {
-        assert_eq!(
-            subject_of(ProductType::Jira, &json!({"issue": {"key": "KAN-1"}})),
-            Some("KAN-1".into())
-        );
-        assert_eq!(
-            subject_of(ProductType::Confluence, &json!({"page": {"id": 194347009}})),
-            Some("194347009".into())
-        );
-        assert_eq!(
-            subject_of(ProductType::Confluence, &json!({"page": {"id": "42"}})),
-            Some("42".into())
-        );
-        assert_eq!(subject_of(ProductType::Jira, &json!({})), None);
-    }
 
     #[test]
     fn only_plain_keys_and_ids_are_usable_subjects() {

@@ -1,5 +1,7 @@
 //! `GET /api/activity?issueKey=KAN-1` (or `?pageId=123`): what hookline did about one issue
-//! or page of the caller's site, newest first, from the event ledger.
+//! or page of the caller's site, newest first, from the event ledger; without either, the
+//! site's latest activity, whatever it was about (events that named nothing to act on
+//! included, with their reason).
 use chrono::{DateTime, Utc};
 use common::ledger::{LedgerEntry, NO_RULE};
 use serde::Serialize;
@@ -30,8 +32,9 @@ pub enum Subject {
 }
 
 impl Subject {
-    /// Reads exactly one of `issueKey` and `pageId` from a raw query; 400 otherwise.
-    pub fn from_query(query: &str) -> Result<Self, ApiError> {
+    /// Reads at most one of `issueKey` and `pageId` from a raw query (none: the whole site);
+    /// 400 for two, or for an empty or unusable one.
+    pub fn from_query(query: &str) -> Result<Option<Self>, ApiError> {
         let mut found = Vec::new();
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match name.as_ref() {
@@ -41,10 +44,11 @@ impl Subject {
             }
         }
         match found.as_slice() {
-            [subject] if subject.is_valid() => Ok(subject.clone()),
+            [] => Ok(None),
+            [subject] if subject.is_valid() => Ok(Some(subject.clone())),
             _ => Err(ApiError::bad_request(
                 "invalid_subject",
-                "name one issue (issueKey) or one page (pageId)",
+                "name one issue (issueKey) or one page (pageId), or neither for the whole site",
             )),
         }
     }
@@ -83,6 +87,8 @@ impl Subject {
 struct EntryView<'a> {
     /// 0 when no rule matched.
     rule_id: i64,
+    /// The issue key, page id or blog post id (site-wide lists show it).
+    subject: Option<&'a str>,
     /// The rule's name, if it still exists.
     rule_name: Option<&'a str>,
     event: &'a str,
@@ -119,7 +125,11 @@ async fn activity(
     let client_key = &caller.tenant.client_key;
     let entries = state
         .ledger
-        .activity(client_key, Some(subject.value()), ACTIVITY_LIMIT)
+        .activity(
+            client_key,
+            subject.as_ref().map(Subject::value),
+            ACTIVITY_LIMIT,
+        )
         .await
         .map_err(|error| {
             tracing::error!(error = %error, "the ledger failed");
@@ -141,6 +151,7 @@ async fn activity(
         .iter()
         .map(|entry: &LedgerEntry| EntryView {
             rule_id: entry.rule_id,
+            subject: entry.subject.as_deref(),
             rule_name: name_of(entry.rule_id),
             event: &entry.event,
             status: entry.status.as_str(),
@@ -151,10 +162,10 @@ async fn activity(
             updated_at: entry.updated_at,
         })
         .collect();
-    let body = serde_json::json!({
-        subject.param(): subject.value(),
-        "entries": views,
-    });
+    let mut body = serde_json::json!({ "entries": views });
+    if let Some(subject) = &subject {
+        body[subject.param()] = subject.value().into();
+    }
     Ok(json(StatusCode::OK, &body))
 }
 
@@ -166,14 +177,15 @@ mod tests {
     fn exactly_one_subject_is_read_from_the_query() {
         assert_eq!(
             Subject::from_query("issueKey=KAN-1&xdm_e=x").expect("one"),
-            Subject::Issue("KAN-1".into())
+            Some(Subject::Issue("KAN-1".into()))
         );
         assert_eq!(
             Subject::from_query("pageId=123").expect("one"),
-            Subject::Page("123".into())
+            Some(Subject::Page("123".into()))
         );
+        assert_eq!(Subject::from_query("xdm_e=x").expect("none"), None);
+        assert_eq!(Subject::from_query("").expect("none"), None);
         for bad in [
-            "",
             "issueKey=",
             "issueKey=A&pageId=1",
             "issueKey=A&issueKey=B",

@@ -112,9 +112,9 @@ async fn activity_page(
     let subject = Subject::from_query(request.query())?;
     let page = context! {
         product => tenant.product_type.as_str(),
-        subject_param => subject.param(),
-        subject => subject.value(),
-        subject_label => subject.label(),
+        subject_param => subject.as_ref().map(Subject::param),
+        subject => subject.as_ref().map(Subject::value),
+        subject_label => subject.as_ref().map_or_else(|| "this site".to_owned(), Subject::label),
     };
     render(state, "activity.html", "Activity", "activity.js", page)
 }

@@ -1,5 +1,6 @@
 //! `POST /api/rules/preview`: renders a template against a sample payload of the tenant's
-//! product (real captures from `fixtures/payloads/`), as the worker would render it.
+//! product (real captures from `fixtures/payloads/`, documented shapes where there is none), as
+//! the worker would render it.
 use std::sync::{Arc, OnceLock};
 
 use common::rules::model::MAX_TEMPLATE_BYTES;
@@ -20,41 +21,67 @@ use crate::errors::ApiError;
 use crate::routes::with_state;
 use crate::state::AppState;
 
-/// A sample payload: the event it is a capture of, and the capture.
+/// A sample payload: its product, the event it is a payload of, and the payload.
 struct Sample {
+    product: ProductType,
     event: &'static str,
     source: &'static str,
 }
 
-const SAMPLES: [Sample; 5] = [
+/// Real captures, and documented shapes where no capture is at hand (`documented/`).
+const SAMPLES: [Sample; 8] = [
     Sample {
+        product: ProductType::Jira,
         event: "jira:issue_created",
         source: include_str!(
             "../../../../fixtures/payloads/jira_issue_created__sirajju_skill-sync.json"
         ),
     },
     Sample {
+        product: ProductType::Jira,
         event: "jira:issue_updated",
         source: include_str!(
             "../../../../fixtures/payloads/jira_issue_updated__sirajju_skill-sync.json"
         ),
     },
     Sample {
+        product: ProductType::Jira,
         event: "comment_created",
         source: include_str!(
             "../../../../fixtures/payloads/jira_comment_created__laravel_BotController.json"
         ),
     },
     Sample {
+        product: ProductType::Jira,
+        event: "comment_updated",
+        source: include_str!("../../../../fixtures/payloads/documented/jira_comment_updated.json"),
+    },
+    Sample {
+        product: ProductType::Confluence,
         event: "page_created",
         source: include_str!(
             "../../../../fixtures/payloads/confluence_page_created__wyona_katie.json"
         ),
     },
     Sample {
+        product: ProductType::Confluence,
         event: "page_updated",
         source: include_str!(
             "../../../../fixtures/payloads/confluence_page_updated__wyona_katie.json"
+        ),
+    },
+    Sample {
+        product: ProductType::Confluence,
+        event: "blog_created",
+        source: include_str!(
+            "../../../../fixtures/payloads/documented/confluence_blog_created.json"
+        ),
+    },
+    Sample {
+        product: ProductType::Confluence,
+        event: "comment_created",
+        source: include_str!(
+            "../../../../fixtures/payloads/documented/confluence_comment_created.json"
         ),
     },
 ];
@@ -72,13 +99,13 @@ struct PreviewRequest {
 }
 
 pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
-    let read_timeout = std::time::Duration::from_secs(state.settings.server.read_timeout_secs);
+    let limits = state.body_limits.with_limit(API_BODY_LIMIT);
     warp::path!("api" / "rules" / "preview")
         .and(warp::post())
         .and(request_target())
         .and(warp::header::headers_cloned())
         .and(with_state(state))
-        .and(crate::body::bytes_within(API_BODY_LIMIT, read_timeout))
+        .and(crate::body::read(limits))
         .then(|request, headers, state, body| async move {
             preview(request, headers, state, body)
                 .await
@@ -135,10 +162,7 @@ fn sample(product: ProductType, event: Option<&str>) -> (&'static str, Arc<Value
             .map(|sample| Arc::new(serde_json::from_str(sample.source).unwrap_or(Value::Null)))
             .collect()
     });
-    let of_product = |sample: &Sample| {
-        let jira = sample.event.starts_with("jira:") || sample.event.starts_with("comment_");
-        jira == (product == ProductType::Jira)
-    };
+    let of_product = |sample: &Sample| sample.product == product;
     let index = SAMPLES
         .iter()
         .position(|sample| of_product(sample) && Some(sample.event) == event)
@@ -163,6 +187,9 @@ mod tests {
         let (event, payload) = sample(ProductType::Confluence, Some("jira:issue_created"));
         assert_eq!(event, "page_created");
         assert!(payload.get("page").is_some());
+        let (event, payload) = sample(ProductType::Confluence, Some("comment_created"));
+        assert_eq!(event, "comment_created");
+        assert!(payload.pointer("/comment/parent/title").is_some());
         assert_eq!(sample(ProductType::Jira, None).0, "jira:issue_created");
     }
 }

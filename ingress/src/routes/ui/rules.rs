@@ -30,13 +30,13 @@ struct Change {
 }
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
-    let read_timeout = std::time::Duration::from_secs(state.settings.server.read_timeout_secs);
+    let limits = state.body_limits.with_limit(API_BODY_LIMIT);
     let caller = move || {
         request_target()
             .and(warp::header::headers_cloned())
             .and(with_state(state.clone()))
     };
-    let body = move || crate::body::bytes_within(API_BODY_LIMIT, read_timeout);
+    let body = move || crate::body::read(limits.clone());
     let list = warp::path!("api" / "rules")
         .and(warp::get())
         .and(caller())
