@@ -1,7 +1,7 @@
 //! What the benchmarks send: a real Jira `jira:issue_created` webhook body (about 11 KB).
 use chrono::Utc;
 use common::envelope::{EventEnvelope, QueueMessage};
-use common::tenant::ProductType;
+use common::tenant::{ClientKey, ProductType, TenantId};
 use serde_json::value::RawValue;
 
 /// A real `jira:issue_created` body, as Jira sends it.
@@ -22,7 +22,7 @@ pub fn envelope_message(client_key: &str) -> Vec<u8> {
         .expect("the fixture is a JSON document");
     let envelope = EventEnvelope {
         event_id: uuid::Uuid::new_v4(),
-        client_key: client_key.to_owned(),
+        tenant: TenantId::Connect(ClientKey::parse(client_key).expect("a client key")),
         product: ProductType::Jira,
         event: EVENT.to_owned(),
         webhook_id: Some(uuid::Uuid::new_v4().to_string()),
@@ -31,7 +31,7 @@ pub fn envelope_message(client_key: &str) -> Vec<u8> {
         received_at: Utc::now(),
         payload,
     };
-    QueueMessage::EventV1(envelope).to_bytes()
+    QueueMessage::EventV1(envelope).to_bytes().expect("encodes")
 }
 
 /// `len` bytes of webhook-like text: the fixture, repeated or cut.
@@ -59,7 +59,7 @@ mod tests {
         let message = envelope_message("tenant-1");
         assert!(message.len() > JIRA_ISSUE_CREATED.len());
         let QueueMessage::EventV1(envelope) = QueueMessage::from_bytes(&message).unwrap();
-        assert_eq!(envelope.client_key, "tenant-1");
+        assert_eq!(envelope.tenant.to_string(), "tenant-1");
     }
 
     #[test]

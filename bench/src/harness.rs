@@ -103,7 +103,7 @@ impl IngressUnderTest {
 
     /// Installs and enables the tenants through the tenant store, as the lifecycle routes do.
     pub async fn install(&self, tenants: &[BenchTenant]) -> anyhow::Result<()> {
-        let store = self.state.tenants.clone();
+        let store = self.state.stores.tenants.clone();
         let payloads = tenants
             .iter()
             .map(BenchTenant::install_payload)

@@ -1,19 +1,21 @@
-//! The whole pipeline in one process: the ingress and a worker. On the embedded default they
-//! share a SQLite database and the table-backed local queue; with `amqp.url` (and a
-//! `database.url`) set they use RabbitMQ and PostgreSQL exactly as separate services would.
+//! The whole pipeline in one process: the ingress and a worker over one [`Stores`] (the
+//! database opened and migrated once; a change either half makes is seen by the other at
+//! once). On the embedded default they share a SQLite database and the table-backed local
+//! queue; with `amqp.url` (and a `database.url`) set they use RabbitMQ and PostgreSQL exactly as
+//! separate services would.
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use common::config::Settings;
 use common::queue::local::LocalQueue;
+use common::stores::Stores;
 use ingress::startup::Application;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use worker::dispatch::Dispatcher;
-use worker::local::LocalConsumer;
-use worker::startup::{build_dispatcher, Worker};
+use worker::local::LocalSource;
+use worker::startup::{build_dispatcher, handling, Worker};
 
 /// A running pipeline.
 pub struct Pipeline {
@@ -50,10 +52,11 @@ impl Pipeline {
     }
 
     async fn with_broker(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let application = Application::build(settings.clone(), shutdown.clone()).await?;
-        let mut dispatcher = build_dispatcher(&settings, worker::metrics::Metrics::new()).await?;
-        // One tenant store for both halves: a lifecycle change is seen by the worker at once.
-        dispatcher.tenants = application.state().tenants.clone();
+        let stores = Stores::open(&settings).await?;
+        let application =
+            Application::build_on_broker(settings.clone(), stores.clone(), shutdown.clone())
+                .await?;
+        let dispatcher = build_dispatcher(&settings, stores, worker::metrics::Metrics::new())?;
         let worker = Worker::build_with(settings, dispatcher, shutdown).await?;
         let dispatcher = worker.dispatcher().clone();
         Ok(Self {
@@ -71,30 +74,26 @@ impl Pipeline {
 
     async fn embedded(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let lock = lock_data_dir(&settings.data_dir.0)?;
-        let db = common::db::open(&settings)
-            .await
-            .context("opening and migrating the database")?;
-        let queue = LocalQueue::new(db);
+        let stores = Stores::open(&settings).await?;
+        let queue = LocalQueue::new(stores.db.clone());
         let application = Application::build_with(
             settings.clone(),
+            stores.clone(),
             Arc::new(queue.clone()),
             ingress::metrics::Metrics::new(),
             shutdown.clone(),
-        )
-        .await?;
-        let mut dispatcher = build_dispatcher(&settings, worker::metrics::Metrics::new()).await?;
-        // One tenant store for both halves: a lifecycle change is seen by the worker at once.
-        dispatcher.tenants = application.state().tenants.clone();
-        let dispatcher = Arc::new(dispatcher);
-        let consumer = LocalConsumer::new(
+        )?;
+        let source = LocalSource::start(
             queue.clone(),
-            dispatcher.clone(),
-            dispatcher.metrics.clone(),
-            &settings.amqp.retry_delays_secs,
+            &stores.ledger,
             settings.worker.prefetch,
             shutdown,
-        );
-        let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+        )
+        .await;
+        let dispatcher = build_dispatcher(&settings, stores, worker::metrics::Metrics::new())?;
+        let handling = handling(&settings, dispatcher);
+        let dispatcher = handling.dispatcher.clone();
+        let grace = settings.server.shutdown_grace();
         Ok(Self {
             port: application.port(),
             ingress: application.state().clone(),
@@ -103,7 +102,7 @@ impl Pipeline {
             _lock: Some(lock),
             tasks: vec![
                 tokio::spawn(application.run_until_stopped()),
-                tokio::spawn(consumer.run(grace)),
+                tokio::spawn(worker::settle::run(source, handling, grace)),
             ],
         })
     }

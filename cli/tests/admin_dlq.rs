@@ -124,7 +124,7 @@ async fn on_rabbitmq_replay_moves_exactly_the_selected_dead_letters_as_first_att
             broker.topology.events_exchange()
         );
         let QueueMessage::EventV1(body) = QueueMessage::from_bytes(&delivery.data).unwrap();
-        assert_eq!(body.client_key, "site-a");
+        assert_eq!(body.tenant.to_string(), "site-a");
         let id = delivery
             .properties
             .message_id()

@@ -5,9 +5,9 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sea_orm::sqlx::ConnectOptions as _;
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, SqlxSqliteConnector,
-};
+/// The database's error, for crates that do not depend on sea-orm themselves.
+pub use sea_orm::DbErr;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, RuntimeErr, SqlxSqliteConnector};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;

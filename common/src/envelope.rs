@@ -1,12 +1,13 @@
 //! The message the ingress hands to the queue and the worker consumes: a versioned, tagged
 //! enum, so producer and consumer agree by type and a new version can be added beside the old.
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::tenant::ProductType;
+use crate::tenant::{ClientKey, ProductType, TenantId};
 
 /// Room for an envelope's fields around its payload, bytes (ids, names, timestamps).
 const ENVELOPE_OVERHEAD: usize = 1024;
@@ -23,12 +24,15 @@ pub enum QueueMessage {
 }
 
 /// One verified webhook, tagged with its tenant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// On the wire (version 1) a Connect tenant is the field `client_key`, as it has been since
+/// the first release: an older worker reads a newer ingress's envelopes and the reverse.
+#[derive(Debug, Clone)]
 pub struct EventEnvelope {
     /// hookline's id of this receipt (new for every request, including Jira's retries).
     pub event_id: Uuid,
-    /// The tenant the webhook came from (verified `iss`).
-    pub client_key: String,
+    /// The tenant the event came from, as its verified token named it.
+    pub tenant: TenantId,
     /// The product that sent it.
     pub product: ProductType,
     /// The event name, e.g. `jira:issue_created` or `page_created`.
@@ -61,6 +65,73 @@ impl EventEnvelope {
     }
 }
 
+/// The envelope's fields as written: the identity spelled out per protocol.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    event_id: &'a Uuid,
+    client_key: &'a ClientKey,
+    product: ProductType,
+    event: &'a str,
+    webhook_id: &'a Option<String>,
+    retry: u32,
+    flow: &'a Option<String>,
+    received_at: &'a DateTime<Utc>,
+    payload: &'a RawValue,
+}
+
+/// The envelope's fields as read.
+#[derive(Deserialize)]
+struct Wire {
+    event_id: Uuid,
+    client_key: Option<ClientKey>,
+    product: ProductType,
+    event: String,
+    webhook_id: Option<String>,
+    retry: u32,
+    flow: Option<String>,
+    received_at: DateTime<Utc>,
+    payload: Box<RawValue>,
+}
+
+impl Serialize for EventEnvelope {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let TenantId::Connect(client_key) = &self.tenant;
+        WireRef {
+            event_id: &self.event_id,
+            client_key,
+            product: self.product,
+            event: &self.event,
+            webhook_id: &self.webhook_id,
+            retry: self.retry,
+            flow: &self.flow,
+            received_at: &self.received_at,
+            payload: &self.payload,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventEnvelope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = Wire::deserialize(deserializer)?;
+        let tenant = match wire.client_key {
+            Some(client_key) => TenantId::Connect(client_key),
+            None => return Err(D::Error::custom("the envelope names no tenant")),
+        };
+        Ok(Self {
+            event_id: wire.event_id,
+            tenant,
+            product: wire.product,
+            event: wire.event,
+            webhook_id: wire.webhook_id,
+            retry: wire.retry,
+            flow: wire.flow,
+            received_at: wire.received_at,
+            payload: wire.payload,
+        })
+    }
+}
+
 /// `sha256:` and the hex SHA-256 of a body.
 pub fn body_hash(body: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(body)))
@@ -75,19 +146,18 @@ enum QueueMessageRef<'a> {
 
 impl QueueMessage {
     /// Serialises the message for the queue.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
         match self {
             Self::EventV1(event) => Self::encode_event(event),
         }
     }
 
     /// Serialises `event` as a version-1 message without copying it.
-    pub fn encode_event(event: &EventEnvelope) -> Vec<u8> {
+    pub fn encode_event(event: &EventEnvelope) -> Result<Vec<u8>, serde_json::Error> {
         // Sized once: a large payload is not copied again each time the buffer would grow.
         let mut bytes = Vec::with_capacity(event.payload.get().len() + ENVELOPE_OVERHEAD);
-        // Serialising this type cannot fail: every field is a string, number or raw JSON.
-        let _ = serde_json::to_writer(&mut bytes, &QueueMessageRef::EventV1(event));
-        bytes
+        serde_json::to_writer(&mut bytes, &QueueMessageRef::EventV1(event))?;
+        Ok(bytes)
     }
 
     /// Parses a message from the queue.
@@ -103,7 +173,7 @@ mod tests {
     fn envelope(webhook_id: Option<&str>) -> EventEnvelope {
         EventEnvelope {
             event_id: Uuid::nil(),
-            client_key: "tenant-a".into(),
+            tenant: TenantId::Connect(ClientKey::parse("tenant-a").expect("a key")),
             product: ProductType::Jira,
             event: "jira:issue_created".into(),
             webhook_id: webhook_id.map(str::to_owned),
@@ -118,12 +188,13 @@ mod tests {
     fn a_message_round_trips_with_its_payload_byte_for_byte() {
         let message = QueueMessage::EventV1(envelope(Some("wh-1")));
         let QueueMessage::EventV1(back) =
-            QueueMessage::from_bytes(&message.to_bytes()).expect("parses");
+            QueueMessage::from_bytes(&message.to_bytes().expect("encodes")).expect("parses");
         assert_eq!(back.payload.get(), r#"{"issue": {"key": "KAN-1"}}"#);
         assert_eq!(back.routing_key(), "jira.jira:issue_created");
-        assert!(String::from_utf8(message.to_bytes())
+        assert!(String::from_utf8(message.to_bytes().expect("encodes"))
             .expect("utf8")
             .starts_with(r#"{"event.v1":"#));
+        assert_eq!(back.tenant.to_string(), "tenant-a");
     }
 
     #[test]
@@ -131,5 +202,32 @@ mod tests {
         assert_eq!(envelope(Some("wh-1")).delivery_id(), "wh-1");
         let hashed = envelope(None).delivery_id();
         assert!(hashed.starts_with("sha256:") && hashed.len() == 7 + 64);
+    }
+
+    /// The wire form of the first release, byte for byte as its ingress wrote it: a new
+    /// worker must read it, and an old worker must read what a new ingress writes.
+    const FIRST_RELEASE: &str = r#"{"event.v1":{"event_id":"00000000-0000-0000-0000-000000000000","client_key":"tenant-a","product":"jira","event":"jira:issue_created","webhook_id":"wh-1","retry":0,"flow":null,"received_at":"1970-01-01T00:00:00Z","payload":{"issue": {"key": "KAN-1"}}}}"#;
+
+    #[test]
+    fn the_wire_form_stays_readable_across_a_rolling_upgrade_both_ways() {
+        let QueueMessage::EventV1(old) = QueueMessage::from_bytes(FIRST_RELEASE.as_bytes())
+            .expect("a new worker reads the first release's envelope");
+        assert_eq!(
+            old.tenant,
+            TenantId::Connect(ClientKey::parse("tenant-a").expect("a key"))
+        );
+        let written = QueueMessage::encode_event(&envelope(Some("wh-1"))).expect("encodes");
+        assert_eq!(
+            String::from_utf8(written).expect("utf8"),
+            FIRST_RELEASE,
+            "a new ingress writes what the first release's worker reads"
+        );
+    }
+
+    #[test]
+    fn an_envelope_without_a_tenant_is_refused() {
+        let message = FIRST_RELEASE.replace(r#""client_key":"tenant-a","#, "");
+        let error = QueueMessage::from_bytes(message.as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("names no tenant"), "{error}");
     }
 }

@@ -45,13 +45,16 @@ impl LedgerStatus {
         }
     }
 
-    fn parse(raw: &str) -> Self {
+    /// Parses the stored spelling; an unknown one is an error (a row written by a newer
+    /// release, or damaged), never taken for another status.
+    pub fn parse(raw: &str) -> Result<Self, DbErr> {
         match raw {
-            "done" => Self::Done,
-            "no_match" => Self::NoMatch,
-            "dead" => Self::Dead,
-            "skipped" => Self::Skipped,
-            _ => Self::Pending,
+            "pending" => Ok(Self::Pending),
+            "done" => Ok(Self::Done),
+            "no_match" => Ok(Self::NoMatch),
+            "dead" => Ok(Self::Dead),
+            "skipped" => Ok(Self::Skipped),
+            other => Err(DbErr::Custom(format!("unknown ledger status {other:?}"))),
         }
     }
 }
@@ -211,7 +214,7 @@ impl LedgerStore {
             .exec_with_returning(&self.db)
             .await
         {
-            Ok(claimed) => Ok((to_entry(claimed), true)),
+            Ok(claimed) => Ok((to_entry(claimed)?, true)),
             // The pair exists and is done, dead, or held by someone else: read it as it stands.
             Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => {
                 let entry = self.find(key).await?.ok_or_else(|| {
@@ -309,7 +312,7 @@ impl LedgerStore {
             .filter(Self::key_filter(key))
             .one(&self.db)
             .await?;
-        Ok(row.map(to_entry))
+        row.map(to_entry).transpose()
     }
 
     /// How many of the tenant's rows stand in each status, counting rows changed since `since`
@@ -332,10 +335,9 @@ impl LedgerStore {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(status, n)| (LedgerStatus::parse(&status), u64::try_from(n).unwrap_or(0)))
-            .collect())
+        rows.into_iter()
+            .map(|(status, n)| Ok((LedgerStatus::parse(&status)?, u64::try_from(n).unwrap_or(0))))
+            .collect()
     }
 
     /// The tenant's most recent rows, optionally about one issue or page (newest first).
@@ -355,28 +357,37 @@ impl LedgerStore {
             .limit(limit)
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(to_entry).collect())
+        rows.into_iter().map(to_entry).collect()
     }
 }
 
-fn to_entry(row: event_ledger::Model) -> LedgerEntry {
-    LedgerEntry {
+fn to_entry(row: event_ledger::Model) -> Result<LedgerEntry, DbErr> {
+    Ok(LedgerEntry {
         rule_id: row.rule_id,
         delivery_id: row.delivery_id,
         event: row.event,
         subject: row.subject,
-        status: LedgerStatus::parse(&row.status),
+        status: LedgerStatus::parse(&row.status)?,
         attempts: row.attempts,
         error: row.error,
         result_id: row.result_id,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_status_round_trips_and_an_unknown_one_is_an_error() {
+        use LedgerStatus::*;
+        for status in [Pending, Done, NoMatch, Dead, Skipped] {
+            assert_eq!(LedgerStatus::parse(status.as_str()).unwrap(), status);
+        }
+        assert!(LedgerStatus::parse("stale").is_err());
+    }
 
     #[tokio::test]
     async fn status_counts_count_one_tenants_rows_per_status_and_since_a_time() {

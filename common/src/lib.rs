@@ -14,6 +14,7 @@
 //! - [`tenant`]: the tenant model, its store and cache.
 //! - [`entities`]: sea-orm entities of the tables created by the `migrations` crate.
 //! - [`db`]: connecting to the database and applying migrations.
+//! - [`stores`]: the database and every store over it, built once from the settings.
 
 pub mod amqp;
 pub mod base_url;
@@ -27,6 +28,7 @@ pub mod ledger;
 pub mod queue;
 pub mod rules;
 pub mod shutdown;
+pub mod stores;
 pub mod subject;
 pub mod telemetry;
 pub mod tenant;

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use common::envelope::{EventEnvelope, QueueMessage};
-use common::tenant::ProductType;
+use common::tenant::{ClientKey, ProductType, TenantId};
 use ingress::routes::webhooks::json_object;
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
 fn through_the_queue(payload: Box<RawValue>) {
     let envelope = EventEnvelope {
         event_id: uuid::Uuid::nil(),
-        client_key: "tenant-a".into(),
+        tenant: TenantId::Connect(ClientKey::parse("tenant-a").expect("a client key")),
         product: ProductType::Jira,
         event: "jira:issue_created".into(),
         webhook_id: None,

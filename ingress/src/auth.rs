@@ -1,5 +1,6 @@
-//! Turning a request into a verified tenant: the raw request target (for the qsh), the token
-//! (`Authorization: JWT …` or a `jwt` query parameter) and the verification itself.
+//! The parts of authenticating a request: the raw request target (for the qsh), the token
+//! (`Authorization: JWT …` or a `jwt` query parameter) and the verification itself. Routes
+//! get a verified [`crate::caller::Caller`]; the lifecycle callbacks use these directly.
 use common::connect::{CanonicalRequest, JwtError, QshRule, Verified};
 use common::tenant::Tenant;
 use warp::http::{HeaderMap, Method};
@@ -47,11 +48,16 @@ pub fn request_target(
     )
 }
 
-/// The token of a request: `Authorization: JWT <token>`, else the `jwt` query parameter.
-pub fn token_of(headers: &HeaderMap, request: &RequestTarget) -> Option<String> {
-    let header = headers
+/// The `Authorization` header's value, if it is text.
+pub fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(warp::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
+}
+
+/// The token of a request: `Authorization: JWT <token>`, else the `jwt` query parameter.
+pub fn token_of(authorization: Option<&str>, request: &RequestTarget) -> Option<String> {
+    let header = authorization
         .and_then(|value| value.strip_prefix("JWT "))
         .map(|token| token.trim().to_owned());
     header.or_else(|| form_urlencoded_jwt(request.query()))
@@ -75,7 +81,7 @@ pub async fn authenticate(
         Some(token) => {
             state
                 .verifier
-                .verify(token, &request.canonical(), rule, &state.tenants)
+                .verify(token, &request.canonical(), rule, &state.stores.tenants)
                 .await
         }
     };

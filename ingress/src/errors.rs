@@ -7,12 +7,13 @@ use warp::reply::Response;
 use warp::{Rejection, Reply};
 
 use crate::body::BodyError;
+use crate::caller::Refused;
 
 /// Seconds Jira should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
 
 /// An error answered to the caller.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
@@ -98,7 +99,9 @@ impl Reply for ApiError {
 
 /// Maps warp's own rejections (no route, body too large, ...) to JSON errors.
 pub async fn handle_rejection(rejection: Rejection) -> Result<Response, std::convert::Infallible> {
-    let error = if rejection.is_not_found() {
+    let error = if let Some(Refused(error)) = rejection.find::<Refused>() {
+        error.clone()
+    } else if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     } else if let Some(error) = rejection.find::<BodyError>() {
         ApiError::from(*error)

@@ -5,6 +5,7 @@
 pub mod admin_check;
 pub mod auth;
 pub mod body;
+pub mod caller;
 pub mod connection;
 pub mod descriptor;
 pub mod errors;

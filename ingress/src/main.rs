@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(None)?;
     init_subscriber(get_subscriber(&settings.log));
+    settings.warn_deprecated();
     let shutdown = common::shutdown::shutdown_on_signal();
     let application = Application::build(settings, shutdown).await?;
     application.run_until_stopped().await;

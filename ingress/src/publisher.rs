@@ -78,6 +78,11 @@ impl AmqpPublisher {
         }
     }
 
+    /// Waits until the link stopped (after its shutdown token fired) and said goodbye.
+    pub async fn stopped(&self) {
+        self.link.stopped().await;
+    }
+
     /// Waits until the broker link is up, for start-up and tests.
     pub async fn wait_ready(&self, timeout: Duration) -> bool {
         self.link.wait_up(timeout).await.is_some()
@@ -89,7 +94,10 @@ impl AmqpPublisher {
             self.broken();
             return Err(PublishError::Unavailable);
         }
-        let payload = QueueMessage::encode_event(event);
+        let payload = QueueMessage::encode_event(event).map_err(|error| {
+            tracing::error!(%error, "an event could not be encoded");
+            PublishError::Rejected("unencodable")
+        })?;
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()
@@ -134,8 +142,9 @@ impl AmqpPublisher {
 
     fn properties(&self, event: &EventEnvelope) -> BasicProperties {
         let mut headers = FieldTable::default();
+        let tenant = event.tenant.to_string();
         for (name, value) in [
-            (headers::CLIENT_KEY, event.client_key.as_str()),
+            (headers::CLIENT_KEY, tenant.as_str()),
             (headers::PRODUCT, event.product.as_str()),
             (headers::EVENT, event.event.as_str()),
         ] {

@@ -7,13 +7,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use common::amqp::Topology;
-use common::base_url::BaseUrlPolicy;
 use common::config::Settings;
 use common::connect::Verifier;
-use common::ledger::LedgerStore;
 use common::queue::EventPublisher;
-use common::rules::RuleStore;
-use common::tenant::TenantStore;
+use common::stores::Stores;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::admin_check::AdminCheck;
@@ -35,14 +32,26 @@ pub struct Application {
     state: AppState,
     shutdown: CancellationToken,
     grace: Duration,
-    /// Stops the broker link when dropped: only after the server has drained, because
-    /// in-flight webhooks still publish during the grace period.
-    broker_link: Option<DropGuard>,
+    /// The broker link, stopped only after the server has drained (in-flight webhooks still
+    /// publish during the grace period), and waited for so the process exits after its
+    /// connection closed cleanly.
+    broker: Option<(DropGuard, AmqpPublisher)>,
 }
 
 impl Application {
-    /// Connects to the database (migrating it) and the broker, and binds the listener.
+    /// Opens the stores, connects to the broker, and binds the listener.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let stores = Stores::open(&settings).await?;
+        Self::build_on_broker(settings, stores, shutdown).await
+    }
+
+    /// Connects to the broker and binds the listener, over `stores` (the one-process pipeline
+    /// shares them with its worker).
+    pub async fn build_on_broker(
+        settings: Settings,
+        stores: Stores,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let Some(amqp_url) = settings.amqp.url.clone() else {
             bail!("amqp.url is not set: the ingress needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
         };
@@ -54,48 +63,41 @@ impl Application {
             connection_name(&settings.app.key, &settings.amqp.prefix),
             topology,
             &settings.app.key,
-            Duration::from_millis(settings.amqp.confirm_timeout_ms),
+            settings.amqp.confirm_timeout(),
             metrics.clone(),
             broker_link.clone(),
         );
         if !publisher.wait_ready(BROKER_WAIT).await {
             tracing::warn!("the broker is not reachable yet; webhooks get 503 until it is");
         }
-        let broker_link = broker_link.drop_guard();
+        let broker = (broker_link.drop_guard(), publisher.clone());
         let mut application =
-            Self::build_with(settings, Arc::new(publisher), metrics, shutdown).await?;
-        application.broker_link = Some(broker_link);
+            Self::build_with(settings, stores, Arc::new(publisher), metrics, shutdown)?;
+        application.broker = Some(broker);
         Ok(application)
     }
 
-    /// Builds the ingress around a given publisher (the embedded mode's in-process queue).
-    pub async fn build_with(
+    /// Builds the ingress over `stores` and a given publisher (the one-process pipeline
+    /// shares its stores with the worker; the embedded mode publishes to its local queue).
+    pub fn build_with(
         settings: Settings,
+        stores: Stores,
         publisher: Arc<dyn EventPublisher>,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         metrics.expect_webhooks(&settings.app);
-        let db = common::db::open(&settings)
-            .await
-            .context("opening and migrating the database")?;
-        let keyring = settings.keyring()?;
-        let tenants = TenantStore::new(
-            db.clone(),
-            Arc::new(keyring),
-            Duration::from_secs(settings.database.tenant_cache_ttl_secs),
-        );
-        let base_urls = BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts);
+        let outbound = &settings.outbound;
         let admin_check = AdminCheck::new(
-            base_urls.clone(),
-            Duration::from_secs(settings.worker.http_connect_timeout_secs),
-            Duration::from_secs(settings.worker.http_timeout_secs),
+            stores.base_urls.clone(),
+            outbound.connect_timeout(),
+            outbound.timeout(),
         )
         .context("building the admin check client")?;
         let server = &settings.server;
         let body_limits = BodyLimits::new(
             server.body_limit_bytes,
-            Duration::from_secs(server.read_timeout_secs),
+            server.read_timeout(),
             server.large_body_bytes,
             usize::try_from(server.large_bodies_at_once).unwrap_or(1),
         );
@@ -104,16 +106,9 @@ impl Application {
             install_keys: InstallKeys::new(&settings.app.install_keys_url)
                 .context("building the install key client")?,
             verifier: Verifier::new(settings.security.jwt_leeway_secs),
-            base_urls,
             descriptors: Descriptors::render(&settings.app),
-            rules: RuleStore::new(
-                db.clone(),
-                Duration::from_secs(settings.worker.rules_cache_ttl_secs),
-            ),
-            ledger: LedgerStore::new(db.clone()),
             admin_check,
-            db,
-            tenants,
+            stores,
             publisher,
             metrics,
             settings: Arc::new(settings),
@@ -126,9 +121,9 @@ impl Application {
         let address: SocketAddr = format!("{}:{}", server.host, server.port)
             .parse()
             .with_context(|| format!("server.host {:?} is not an IP address", server.host))?;
-        let grace = Duration::from_secs(server.shutdown_grace_secs);
+        let grace = server.shutdown_grace();
         let stop = shutdown.clone();
-        let read_timeout = Duration::from_secs(server.read_timeout_secs);
+        let read_timeout = server.read_timeout();
         // hyper directly (warp::serve has no such knob): a client must send its headers
         // within `server.read_timeout_secs`, or its connection is closed (slow loris).
         let service = warp::service(routes(state.clone()));
@@ -157,7 +152,7 @@ impl Application {
             state,
             shutdown,
             grace,
-            broker_link: None,
+            broker: None,
         })
     }
 
@@ -178,21 +173,26 @@ impl Application {
             server,
             shutdown,
             grace,
-            broker_link,
+            broker,
             ..
         } = self;
         let mut server = server;
         tokio::select! {
-            () = &mut server => return,
-            () = shutdown.cancelled() => {}
+            // Drained already (shutdown with nothing in flight), or failed on its own.
+            () = &mut server => {}
+            () = shutdown.cancelled() => {
+                if tokio::time::timeout(grace, server).await.is_err() {
+                    tracing::warn!(
+                        ?grace,
+                        "in-flight requests did not finish within the grace period"
+                    );
+                }
+            }
         }
-        if tokio::time::timeout(grace, server).await.is_err() {
-            tracing::warn!(
-                ?grace,
-                "in-flight requests did not finish within the grace period"
-            );
+        if let Some((stop, publisher)) = broker {
+            drop(stop);
+            publisher.stopped().await;
         }
-        drop(broker_link);
         tracing::info!("ingress stopped");
     }
 }

@@ -1,14 +1,10 @@
 //! What every handler can reach: cheap-to-clone handles only.
 use std::sync::Arc;
 
-use common::base_url::BaseUrlPolicy;
 use common::config::Settings;
 use common::connect::Verifier;
-use common::ledger::LedgerStore;
 use common::queue::EventPublisher;
-use common::rules::RuleStore;
-use common::tenant::TenantStore;
-use sea_orm::DatabaseConnection;
+use common::stores::Stores;
 
 use crate::admin_check::AdminCheck;
 use crate::body::BodyLimits;
@@ -39,26 +35,18 @@ impl std::ops::Deref for AppState {
 pub struct Handles {
     /// The validated settings.
     pub settings: Arc<Settings>,
-    /// The database (readiness checks).
-    pub db: DatabaseConnection,
-    /// Tenants, with their read-through cache.
-    pub tenants: TenantStore,
+    /// The database, tenants (with their cache), rules, ledger and base-URL policy.
+    pub stores: Stores,
     /// Where verified events go.
     pub publisher: Arc<dyn EventPublisher>,
     /// Signed-install public keys.
     pub install_keys: InstallKeys,
     /// Verifier of product-issued tokens.
     pub verifier: Verifier,
-    /// The allow-list for tenant `baseUrl`s.
-    pub base_urls: BaseUrlPolicy,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// The descriptor of each product served, rendered once from the settings.
     pub descriptors: Descriptors,
-    /// Tenants' rules (the rules page edits them).
-    pub rules: RuleStore,
-    /// The event ledger (the activity panel reads it).
-    pub ledger: LedgerStore,
     /// Asks the product whether a user is a site admin (who may change rules).
     pub admin_check: AdminCheck,
     /// How request bodies are read (size limit, read timeout, large-body slots).

@@ -313,7 +313,11 @@ async fn a_tenant_cannot_tag_its_event_as_another_tenant() {
     assert_eq!(header_string(&messages[0], headers::CLIENT_KEY), "tenant-b");
     let QueueMessage::EventV1(envelope) =
         QueueMessage::from_bytes(&messages[0].data).expect("an envelope");
-    assert_eq!(envelope.client_key, "tenant-b", "the verified iss, always");
+    assert_eq!(
+        envelope.tenant.to_string(),
+        "tenant-b",
+        "the verified iss, always"
+    );
     assert_nothing_enqueued(&app).await;
     assert_healthy(&app).await;
     app.stop().await;

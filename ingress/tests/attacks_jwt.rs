@@ -879,10 +879,10 @@ async fn run(app: &TestApp, case: &Case, webhook_id: &str) -> Result<String, Str
             let QueueMessage::EventV1(envelope) = QueueMessage::from_bytes(&messages[0].data)
                 .map_err(|e| format!("accepted, but the message is no envelope: {e}"))?;
             let header = client_key_header(&messages[0]);
-            if envelope.client_key != TENANT_A || header.as_deref() != Some(TENANT_A) {
+            if envelope.tenant.to_string() != TENANT_A || header.as_deref() != Some(TENANT_A) {
                 return Err(format!(
                     "accepted as {:?} (header {header:?}), not as {TENANT_A}",
-                    envelope.client_key
+                    envelope.tenant
                 ));
             }
             Ok("202".to_owned())

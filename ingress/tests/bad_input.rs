@@ -318,7 +318,7 @@ async fn a_tenants_token_only_ever_speaks_for_that_tenant() {
     assert_eq!(client_key_header(&messages[0]), "tenant-b");
     let QueueMessage::EventV1(envelope) =
         QueueMessage::from_bytes(&messages[0].data).expect("an envelope");
-    assert_eq!(envelope.client_key, "tenant-b");
+    assert_eq!(envelope.tenant.to_string(), "tenant-b");
     app.stop().await;
 }
 

@@ -135,6 +135,7 @@ async fn without_a_subject_the_sites_activity_is_listed_with_skipped_events_and_
     };
     ui.app
         .state
+        .stores
         .ledger
         .record_skipped(&key, receipt, "the event names no issue, page or blog post")
         .await

@@ -19,7 +19,14 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
 
 async fn stored_rules(ui: &UiApp, client_key: &str) -> Vec<common::rules::Rule> {
     let key = ClientKey::parse(client_key).expect("client key");
-    ui.app.state.rules.list(&key).await.expect("rules").to_vec()
+    ui.app
+        .state
+        .stores
+        .rules
+        .list(&key)
+        .await
+        .expect("rules")
+        .to_vec()
 }
 
 fn admin_checks(ui: &UiApp, client_key: &str) -> Vec<simulator::RecordedRequest> {

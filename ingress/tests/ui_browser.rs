@@ -144,7 +144,7 @@ async fn a_site_admin_creates_a_rule_in_chromium_and_sees_the_activity_panel() {
     assert!(output.status.success(), "the browser run failed:\n{log}");
 
     let key = ClientKey::parse(site.client_key).expect("client key");
-    let rules = ui.app.state.rules.list(&key).await.expect("rules");
+    let rules = ui.app.state.stores.rules.list(&key).await.expect("rules");
     let created = rules
         .iter()
         .find(|rule| rule.spec.name == "Welcome new issues")

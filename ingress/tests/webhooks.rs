@@ -55,7 +55,7 @@ async fn a_verified_webhook_becomes_exactly_one_persistent_message_with_its_head
     assert_eq!(text(headers::EVENT), "jira:issue_created");
     let QueueMessage::EventV1(envelope) =
         QueueMessage::from_bytes(&message.data).expect("an envelope");
-    assert_eq!(envelope.client_key, "tenant-a");
+    assert_eq!(envelope.tenant.to_string(), "tenant-a");
     assert_eq!(envelope.webhook_id.as_deref(), Some("wh-1"));
     assert_eq!(
         envelope.payload.get().as_bytes(),

@@ -54,7 +54,7 @@ async fn a_signed_install_and_enable_let_a_webhook_through_to_the_work_queue() {
     let events = app.drain_work_queue(WAIT).await;
     assert_eq!(events.len(), 1);
     let event = &events[0];
-    assert_eq!(event.client_key, "jira-signed-1");
+    assert_eq!(event.tenant.to_string(), "jira-signed-1");
     assert_eq!(event.event, "jira:issue_created");
     assert_eq!(
         event.webhook_id.as_deref(),

@@ -11,7 +11,7 @@ use common::amqp::Topology;
 use common::config::Settings;
 use common::envelope::{EventEnvelope, QueueMessage};
 use common::rules::RuleSpec;
-use common::tenant::{ClientKey, InstallPayload, ProductType, TenantState};
+use common::tenant::{ClientKey, InstallPayload, ProductType, TenantId, TenantState};
 use common::testing::{amqp_url, unique_prefix, BrokerCleanup, TestDatabase};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::BasicProperties;
@@ -165,7 +165,9 @@ async fn publish(topology: &Topology, events: usize, payload: &str) {
         let body = payload.replacen("\"KAN-22\"", &format!("\"KAN-{i}\""), 1);
         let event = EventEnvelope {
             event_id: uuid::Uuid::new_v4(),
-            client_key: format!("bench-{}", i % TENANTS),
+            tenant: TenantId::Connect(
+                ClientKey::parse(&format!("bench-{}", i % TENANTS)).expect("a client key"),
+            ),
             product: ProductType::Jira,
             event: "jira:issue_created".into(),
             webhook_id: Some(format!("wh-{i}")),
@@ -180,7 +182,7 @@ async fn publish(topology: &Topology, events: usize, payload: &str) {
                 &topology.events_exchange(),
                 &event.routing_key(),
                 BasicPublishOptions::default(),
-                &QueueMessage::encode_event(&event),
+                &QueueMessage::encode_event(&event).expect("encodes"),
                 properties,
             )
             .await

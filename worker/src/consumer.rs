@@ -1,38 +1,46 @@
-//! The RabbitMQ side of the worker: consume with a prefetch, run each event through the
-//! [`Dispatcher`] concurrently, then ack, move to a delay queue, or dead-letter — acking the
-//! original only after the republish is confirmed, and checking every ack and nack.
+//! The RabbitMQ side of the worker as a [`Source`]: consume the work queue with a prefetch
+//! over a supervised link (reconnecting as needed), and settle each delivery on the channel it
+//! came from: ack, move to a delay queue, or dead-letter — acking the original only after the
+//! republish is confirmed, and checking every ack and nack.
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::amqp::{headers, Link, Topology};
 use common::envelope::QueueMessage;
-use common::queue::retry_step;
 use futures::StreamExt;
-use lapin::message::Delivery;
+use lapin::message::Delivery as AmqpDelivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::dispatch::{Dispatcher, Outcome};
-use crate::metrics::{reason_label, Metrics};
+use crate::metrics::Metrics;
+use crate::settle::{Delivery, RetryStep, Source};
 
-/// Consumes the work queue until shutdown.
+/// How long the consumer waits for the link at a time before looking at shutdown again.
+const LINK_WAIT: Duration = Duration::from_secs(3600);
+
+/// Consumes the work queue.
 pub struct Consumer {
     link: Link<Channel>,
     topology: Topology,
-    dispatcher: Arc<Dispatcher>,
     metrics: Metrics,
-    tracker: TaskTracker,
     shutdown: CancellationToken,
-    /// Stops the broker link; fired only after in-flight events have been settled, since they
-    /// still ack and republish during the grace period.
+    /// Stops the broker link; fired by [`Source::close`], once in-flight events are settled,
+    /// since they still ack and republish during the grace period.
     link_stop: CancellationToken,
+    consuming: Option<Consuming>,
+}
+
+/// The consumer on the current channel.
+struct Consuming {
+    channel: Channel,
+    tag: String,
+    deliveries: lapin::Consumer,
 }
 
 impl Consumer {
@@ -42,7 +50,6 @@ impl Consumer {
         name: &str,
         topology: Topology,
         prefetch: u16,
-        dispatcher: Arc<Dispatcher>,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Self {
@@ -70,11 +77,10 @@ impl Consumer {
         Self {
             link,
             topology,
-            dispatcher,
             metrics,
-            tracker: TaskTracker::new(),
             shutdown,
             link_stop,
+            consuming: None,
         }
     }
 
@@ -83,141 +89,108 @@ impl Consumer {
         self.link.wait_up(timeout).await.is_some()
     }
 
-    /// Consumes (reconnecting as needed) until shutdown, then waits up to `grace` for in-flight
-    /// events; any still unfinished are redelivered by the broker when the channel closes.
-    pub async fn run(self, grace: Duration) {
+    /// Starts consuming on the link's channel (waiting for it), or `None` at shutdown.
+    async fn consume(&self) -> Option<Consuming> {
         while !self.shutdown.is_cancelled() {
             let channel = tokio::select! {
-                channel = self.link.wait_up(Duration::from_secs(3600)) => channel,
+                channel = self.link.wait_up(LINK_WAIT) => channel,
                 () = self.shutdown.cancelled() => None,
             };
             let Some(channel) = channel else { continue };
-            if let Err(error) = self.consume(&channel).await {
-                tracing::warn!(%error, "consuming stopped; reconnecting");
-                self.link.report_broken();
+            let tag = format!("hookline-worker-{}", uuid::Uuid::new_v4().simple());
+            let started = channel
+                .basic_consume(
+                    &self.topology.work_queue(),
+                    &tag,
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await;
+            match started {
+                Ok(deliveries) => {
+                    self.metrics.set_broker_connected(true);
+                    tracing::info!(queue = %self.topology.work_queue(), "consuming");
+                    return Some(Consuming {
+                        channel,
+                        tag,
+                        deliveries,
+                    });
+                }
+                Err(error) => self.broken(&error),
             }
-            self.metrics.set_broker_connected(false);
         }
-        self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                ?grace,
-                "in-flight events did not finish; the broker will redeliver them"
-            );
-        }
-        self.link_stop.cancel();
+        None
     }
 
-    async fn consume(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        let tag = format!("hookline-worker-{}", uuid::Uuid::new_v4().simple());
-        let mut deliveries = channel
-            .basic_consume(
-                &self.topology.work_queue(),
-                &tag,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        self.metrics.set_broker_connected(true);
-        tracing::info!(queue = %self.topology.work_queue(), "consuming");
+    fn broken(&self, error: &lapin::Error) {
+        tracing::warn!(%error, "consuming stopped; reconnecting");
+        self.link.report_broken();
+        self.metrics.set_broker_connected(false);
+    }
+}
+
+impl Source for Consumer {
+    type Delivery = Received;
+
+    async fn next(&mut self) -> Option<Vec<Received>> {
         loop {
+            let Some(consuming) = self.consuming.as_mut() else {
+                self.consuming = Some(self.consume().await?);
+                continue;
+            };
             let next = tokio::select! {
-                next = deliveries.next() => next,
+                next = consuming.deliveries.next() => next,
                 () = self.shutdown.cancelled() => {
-                    let _ = channel.basic_cancel(&tag, lapin::options::BasicCancelOptions::default()).await;
-                    return Ok(());
+                    let cancel = BasicCancelOptions::default();
+                    let _ = consuming.channel.basic_cancel(&consuming.tag, cancel).await;
+                    return None;
                 }
             };
             match next {
                 Some(Ok(delivery)) => {
-                    let handler = Handler {
-                        channel: channel.clone(),
+                    return Some(vec![Received {
+                        channel: consuming.channel.clone(),
                         topology: self.topology.clone(),
-                        dispatcher: self.dispatcher.clone(),
-                        metrics: self.metrics.clone(),
-                    };
-                    self.tracker.spawn(handler.handle(delivery));
+                        delivery,
+                    }])
                 }
-                Some(Err(error)) => return Err(error),
-                None => {
-                    return Err(lapin::Error::InvalidChannelState(
-                        lapin::ChannelState::Closed,
-                    ))
-                }
+                Some(Err(error)) => self.broken(&error),
+                None => self.broken(&lapin::Error::InvalidChannelState(
+                    lapin::ChannelState::Closed,
+                )),
             }
+            self.consuming = None;
         }
+    }
+
+    async fn close(self) {
+        self.metrics.set_broker_connected(false);
+        self.link_stop.cancel();
+        self.link.stopped().await;
     }
 }
 
-/// Handles one delivery on the channel it came from.
-struct Handler {
+/// A delivery with the channel it came on.
+pub struct Received {
     channel: Channel,
     topology: Topology,
-    dispatcher: Arc<Dispatcher>,
-    metrics: Metrics,
+    delivery: AmqpDelivery,
 }
 
-impl Handler {
-    async fn handle(self, delivery: Delivery) {
-        let started = Instant::now();
-        self.metrics.in_flight().inc();
-        let attempt = attempt_of(&delivery.properties);
-        let outcome = match QueueMessage::from_bytes(&delivery.data) {
-            Ok(QueueMessage::EventV1(event)) => {
-                self.metrics.consumed(event.product.as_str());
-                self.dispatcher.dispatch(&event, attempt).await
-            }
-            Err(_) => Outcome::DeadLetter {
-                reason: "unreadable message".into(),
-            },
-        };
-        let settled = match &outcome {
-            Outcome::Done | Outcome::Skipped(_) => self.ack(&delivery).await,
-            Outcome::RetryAfter { delay, reason } | Outcome::Defer { delay, reason } => {
-                let (index, _) = retry_step(self.topology.retry_delays_secs(), attempt, *delay);
-                self.metrics.retried(reason_label(reason));
-                let queue = self.topology.retry_queue(index);
-                let next = outcome.next_attempt(attempt);
-                self.republish(&delivery, &queue, next, None).await
-            }
-            Outcome::DeadLetter { reason } => {
-                self.metrics.dead_lettered(reason_label(reason));
-                tracing::warn!(%reason, "dead-lettering event");
-                self.republish(
-                    &delivery,
-                    &self.topology.dead_letter_queue(),
-                    attempt,
-                    Some(reason),
-                )
-                .await
-            }
-        };
-        if let Err(error) = settled {
-            // The channel is likely gone; the broker redelivers the unacked message, and the
-            // ledger keeps the redelivery from repeating an effect.
-            tracing::warn!(%error, "could not settle a delivery; it will be redelivered");
-        }
-        self.metrics.in_flight().dec();
-        self.metrics.processed(outcome.label(), started.elapsed());
-    }
-
-    async fn ack(&self, delivery: &Delivery) -> Result<(), lapin::Error> {
-        delivery.acker.ack(BasicAckOptions::default()).await
+impl Received {
+    async fn ack(&self) -> Result<(), lapin::Error> {
+        self.delivery.acker.ack(BasicAckOptions::default()).await
     }
 
     /// Publishes a copy to `queue` (via the default exchange), waits for the confirm, then
     /// acks the original; if the copy is not confirmed, the original is requeued instead.
     async fn republish(
         &self,
-        delivery: &Delivery,
         queue: &str,
         attempt: u32,
         dead_reason: Option<&str>,
     ) -> Result<(), lapin::Error> {
-        let properties = with_headers(&delivery.properties, attempt, dead_reason);
+        let properties = with_headers(&self.delivery.properties, attempt, dead_reason);
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()
@@ -225,25 +198,49 @@ impl Handler {
         let confirmed = async {
             let confirm = self
                 .channel
-                .basic_publish("", queue, options, &delivery.data, properties)
+                .basic_publish("", queue, options, &self.delivery.data, properties)
                 .await?;
             Ok::<_, lapin::Error>(matches!(confirm.await?, Confirmation::Ack(None)))
         }
         .await;
         match confirmed {
-            Ok(true) => self.ack(delivery).await,
+            Ok(true) => self.ack().await,
             Ok(false) => {
                 tracing::warn!(%queue, "republish not confirmed; requeueing the original");
-                delivery
-                    .acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    })
-                    .await
+                let requeue = BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                };
+                self.delivery.acker.nack(requeue).await
             }
             Err(error) => Err(error),
         }
+    }
+}
+
+impl Delivery for Received {
+    type Error = lapin::Error;
+
+    fn take_message(&mut self) -> Result<QueueMessage, String> {
+        QueueMessage::from_bytes(&self.delivery.data).map_err(|error| error.to_string())
+    }
+
+    fn attempt(&self) -> u32 {
+        attempt_of(&self.delivery.properties)
+    }
+
+    async fn ack(self) -> Result<(), lapin::Error> {
+        Received::ack(&self).await
+    }
+
+    async fn retry(self, step: RetryStep, attempt: u32) -> Result<(), lapin::Error> {
+        let queue = self.topology.retry_queue(step.index);
+        self.republish(&queue, attempt, None).await
+    }
+
+    async fn dead_letter(self, reason: &str, attempt: u32) -> Result<(), lapin::Error> {
+        let queue = self.topology.dead_letter_queue();
+        self.republish(&queue, attempt, Some(reason)).await
     }
 }
 

@@ -10,7 +10,7 @@ use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
 use common::rules::conditions::all_hold;
 use common::rules::{Rule, RuleStore};
 use common::subject::subject_of;
-use common::tenant::{ClientKey, TenantStore};
+use common::tenant::TenantStore;
 use serde_json::Value;
 
 use crate::client::ProductClient;
@@ -105,7 +105,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Processes `event` on its `attempt`-th delivery (1 for the first).
-    #[tracing::instrument(name = "dispatch", skip_all, fields(event_id = %event.event_id, client_key = %event.client_key, event = %event.event, attempt))]
+    #[tracing::instrument(name = "dispatch", skip_all, fields(event_id = %event.event_id, tenant = %event.tenant, event = %event.event, attempt))]
     pub async fn dispatch(&self, event: &EventEnvelope, attempt: u32) -> Outcome {
         let outcome = self.dispatch_inner(event, attempt).await;
         match &outcome {
@@ -120,16 +120,13 @@ impl Dispatcher {
     }
 
     async fn dispatch_inner(&self, event: &EventEnvelope, attempt: u32) -> Outcome {
-        let Ok(client_key) = ClientKey::parse(&event.client_key) else {
-            return Outcome::DeadLetter {
-                reason: "invalid client key".into(),
-            };
-        };
-        let tenant = match self.tenants.find_by_client_key(&client_key).await {
+        let tenant = match self.tenants.find(&event.tenant).await {
             Ok(Some(tenant)) => tenant,
             Ok(None) => return Outcome::Skipped("unknown tenant"),
             Err(error) => return store_unavailable("tenant store", &error),
         };
+        // Rules, ledger rows and pauses belong to the tenant record, whichever identity named it.
+        let client_key = tenant.client_key.clone();
         if !tenant.is_active() {
             return Outcome::Skipped("inactive tenant");
         }
@@ -138,7 +135,7 @@ impl Dispatcher {
                 reason: format!("tenant baseUrl refused: {error}"),
             };
         }
-        if let Some(remaining) = self.throttle.remaining(client_key.as_str()) {
+        if let Some(remaining) = self.throttle.remaining(&client_key) {
             return Outcome::Defer {
                 delay: remaining,
                 reason: "tenant throttled".into(),
@@ -208,9 +205,10 @@ impl Dispatcher {
     }
 
     async fn give_up(&self, event: &EventEnvelope, reason: &str) {
-        let Ok(client_key) = ClientKey::parse(&event.client_key) else {
+        let Ok(Some(tenant)) = self.tenants.find(&event.tenant).await else {
             return;
         };
+        let client_key = tenant.client_key;
         let Ok(rules) = self.rules.for_event(&client_key, &event.event).await else {
             return;
         };

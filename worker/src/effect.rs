@@ -123,7 +123,7 @@ impl Dispatcher {
                 retry_after,
                 status,
             }) => {
-                self.throttle.pause(key.client_key.as_str(), retry_after);
+                self.throttle.pause(&key.client_key, retry_after);
                 self.metrics.tenant_throttled(tenant.product_type.as_str());
                 tracing::warn!(status, ?retry_after, "tenant throttled by the product");
                 let reason = CallError::Throttled {

@@ -9,5 +9,6 @@ mod effect;
 pub mod local;
 pub mod metrics;
 pub mod queue_metrics;
+pub mod settle;
 pub mod startup;
 pub mod throttle;

@@ -1,117 +1,44 @@
-//! The embedded mode's consumer: the same [`Dispatcher`] over the table-backed
-//! [`LocalQueue`], with the same retry steps and dead letters as the RabbitMQ path.
+//! The embedded mode's queue as a [`Source`]: the table-backed [`LocalQueue`], with the same
+//! retry steps and dead letters as the RabbitMQ path. One process consumes it (the embedded
+//! mode locks its data directory), so at start it takes back every lease an earlier run left.
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::db::DbErr;
 use common::envelope::QueueMessage;
+use common::ledger::LedgerStore;
 use common::queue::local::{LocalDelivery, LocalQueue};
-use common::queue::retry_step;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::dispatch::{Dispatcher, Outcome};
-use crate::metrics::{reason_label, Metrics};
+use crate::settle::{Delivery, RetryStep, Source};
 
-/// How long a claimed message is leased before it is delivered again (a crash mid-event).
+/// How long a claimed message is leased before it is delivered again (a crash mid-event
+/// that no restart follows).
 const LEASE: Duration = Duration::from_secs(120);
 /// How often delayed messages are looked for when nothing new arrives.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Consumes the local queue until shutdown.
-pub struct LocalConsumer {
+/// Claims messages from the local queue, at most `prefetch` in flight.
+pub struct LocalSource {
     queue: LocalQueue,
-    dispatcher: Arc<Dispatcher>,
-    metrics: Metrics,
-    retry_delays_secs: Vec<u64>,
     slots: Arc<Semaphore>,
     shutdown: CancellationToken,
 }
 
-impl LocalConsumer {
-    /// A consumer with `prefetch` events in flight at most.
-    pub fn new(
+impl LocalSource {
+    /// A source with `prefetch` events in flight at most, once every lease an earlier run
+    /// left in the queue and the ledger was taken back: that run died (SIGKILL, OOM) without
+    /// finishing its events, which are then done within moments of the restart rather than
+    /// after their leases (2 minutes) expire. Jira comments are looked for before being posted
+    /// again.
+    pub async fn start(
         queue: LocalQueue,
-        dispatcher: Arc<Dispatcher>,
-        metrics: Metrics,
-        retry_delays_secs: &[u64],
+        ledger: &LedgerStore,
         prefetch: u16,
         shutdown: CancellationToken,
     ) -> Self {
-        Self {
-            queue,
-            dispatcher,
-            metrics,
-            retry_delays_secs: retry_delays_secs.to_vec(),
-            slots: Arc::new(Semaphore::new(usize::from(prefetch.max(1)))),
-            shutdown,
-        }
-    }
-
-    /// Claims and processes messages until shutdown, then waits up to `grace` for in-flight
-    /// ones (unfinished ones are delivered again when their lease ends).
-    pub async fn run(self, grace: Duration) {
-        self.take_back_leases().await;
-        let tracker = TaskTracker::new();
-        while !self.shutdown.is_cancelled() {
-            let free = self.slots.available_permits();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                match self
-                    .queue
-                    .claim(u64::try_from(free).unwrap_or(1), LEASE)
-                    .await
-                {
-                    Ok(claimed) => claimed,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot read the local queue; retrying");
-                        Vec::new()
-                    }
-                }
-            };
-            if claimed.is_empty() {
-                tokio::select! {
-                    () = self.queue.wait(POLL) => {}
-                    () = self.shutdown.cancelled() => {}
-                }
-                continue;
-            }
-            for delivery in claimed {
-                let Ok(permit) = self.slots.clone().acquire_owned().await else {
-                    break;
-                };
-                let handler = Handler {
-                    queue: self.queue.clone(),
-                    dispatcher: self.dispatcher.clone(),
-                    metrics: self.metrics.clone(),
-                    delays: self.retry_delays_secs.clone(),
-                };
-                tracker.spawn(async move {
-                    handler.handle(delivery).await;
-                    drop(permit);
-                });
-            }
-        }
-        tracker.close();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(
-                ?grace,
-                "in-flight events did not finish; they are delivered again after their lease"
-            );
-        }
-    }
-}
-
-impl LocalConsumer {
-    /// This consumer is the only one (the embedded mode locks its data directory), so every
-    /// lease in the queue and the ledger was held by an earlier run that died: take them all
-    /// back, so its events are done within moments of the restart rather than after their
-    /// leases (2 minutes) expire. Jira comments are looked for before being posted again.
-    async fn take_back_leases(&self) {
-        let queue = self.queue.release_claims().await;
-        let ledger = self.dispatcher.ledger.release_leases().await;
-        match (queue, ledger) {
+        match (queue.release_claims().await, ledger.release_leases().await) {
             (Ok(0), Ok(0)) => {}
             (Ok(events), Ok(effects)) => tracing::info!(
                 events,
@@ -123,47 +50,86 @@ impl LocalConsumer {
                 "cannot take back earlier leases; their events wait for the leases to expire"
             ),
         }
+        Self {
+            queue,
+            slots: Arc::new(Semaphore::new(usize::from(prefetch.max(1)))),
+            shutdown,
+        }
     }
 }
 
-struct Handler {
-    queue: LocalQueue,
-    dispatcher: Arc<Dispatcher>,
-    metrics: Metrics,
-    delays: Vec<u64>,
+impl Source for LocalSource {
+    type Delivery = Claimed;
+
+    async fn next(&mut self) -> Option<Vec<Claimed>> {
+        while !self.shutdown.is_cancelled() {
+            let free = self.slots.available_permits();
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                let limit = u64::try_from(free).unwrap_or(1);
+                self.queue
+                    .claim(limit, LEASE)
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "cannot read the local queue; retrying");
+                        Vec::new()
+                    })
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    () = self.queue.wait(POLL) => {}
+                    () = self.shutdown.cancelled() => {}
+                }
+                continue;
+            }
+            let mut deliveries = Vec::with_capacity(claimed.len());
+            for delivery in claimed {
+                // At most `free` were claimed, so a slot is free for each.
+                let permit = self.slots.clone().acquire_owned().await.ok()?;
+                deliveries.push(Claimed {
+                    queue: self.queue.clone(),
+                    delivery,
+                    _slot: permit,
+                });
+            }
+            return Some(deliveries);
+        }
+        None
+    }
+
+    async fn close(self) {}
 }
 
-impl Handler {
-    async fn handle(self, delivery: LocalDelivery) {
-        let started = Instant::now();
-        self.metrics.in_flight().inc();
-        let outcome = match &delivery.message {
-            Ok(QueueMessage::EventV1(event)) => {
-                self.metrics.consumed(event.product.as_str());
-                self.dispatcher.dispatch(event, delivery.attempt).await
-            }
-            Err(_) => Outcome::DeadLetter {
-                reason: "unreadable message".into(),
-            },
-        };
-        let settled = match &outcome {
-            Outcome::Done | Outcome::Skipped(_) => self.queue.ack(delivery.id).await,
-            Outcome::RetryAfter { delay, reason } | Outcome::Defer { delay, reason } => {
-                self.metrics.retried(reason_label(reason));
-                let (_, wait) = retry_step(&self.delays, delivery.attempt, *delay);
-                let next = outcome.next_attempt(delivery.attempt);
-                self.queue.retry(delivery.id, next, wait.max(*delay)).await
-            }
-            Outcome::DeadLetter { reason } => {
-                self.metrics.dead_lettered(reason_label(reason));
-                tracing::warn!(%reason, "dead-lettering event");
-                self.queue.dead_letter(delivery.id, reason).await
-            }
-        };
-        if let Err(error) = settled {
-            tracing::warn!(%error, "could not settle a local delivery; it is delivered again after its lease");
-        }
-        self.metrics.in_flight().dec();
-        self.metrics.processed(outcome.label(), started.elapsed());
+/// A claimed message; its slot is freed when it is settled.
+pub struct Claimed {
+    queue: LocalQueue,
+    delivery: LocalDelivery,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Delivery for Claimed {
+    type Error = DbErr;
+
+    fn take_message(&mut self) -> Result<QueueMessage, String> {
+        std::mem::replace(&mut self.delivery.message, Err("taken".into()))
+    }
+
+    fn attempt(&self) -> u32 {
+        self.delivery.attempt
+    }
+
+    async fn ack(self) -> Result<(), DbErr> {
+        self.queue.ack(self.delivery.id).await
+    }
+
+    async fn retry(self, step: RetryStep, attempt: u32) -> Result<(), DbErr> {
+        self.queue
+            .retry(self.delivery.id, attempt, step.delay)
+            .await
+    }
+
+    async fn dead_letter(self, reason: &str, _attempt: u32) -> Result<(), DbErr> {
+        self.queue.dead_letter(self.delivery.id, reason).await
     }
 }

@@ -11,6 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(None)?;
     init_subscriber(get_subscriber(&settings.log));
+    settings.warn_deprecated();
     let worker = Worker::build(settings, shutdown_on_signal()).await?;
     worker.run_until_stopped().await;
     Ok(())

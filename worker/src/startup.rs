@@ -5,11 +5,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use common::amqp::Topology;
-use common::base_url::BaseUrlPolicy;
 use common::config::Settings;
-use common::ledger::LedgerStore;
-use common::rules::RuleStore;
-use common::tenant::TenantStore;
+use common::stores::Stores;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
@@ -18,6 +15,7 @@ use crate::client::ProductClient;
 use crate::consumer::Consumer;
 use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
+use crate::settle::{self, Handling};
 use crate::throttle::Throttle;
 
 /// How long start-up waits for the broker before consuming anyway (it keeps retrying).
@@ -26,20 +24,22 @@ const BROKER_WAIT: Duration = Duration::from_secs(10);
 /// A worker ready to consume.
 pub struct Worker {
     consumer: Consumer,
-    dispatcher: Arc<Dispatcher>,
+    handling: Handling,
     metrics_address: SocketAddr,
     grace: Duration,
+    queue_metrics: tokio::task::JoinHandle<()>,
 }
 
 impl Worker {
-    /// Connects to the database and the broker and binds the metrics endpoint.
+    /// Opens the stores, connects to the broker and binds the metrics endpoint.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let dispatcher = build_dispatcher(&settings, Metrics::new()).await?;
+        let stores = Stores::open(&settings).await?;
+        let dispatcher = build_dispatcher(&settings, stores, Metrics::new())?;
         Self::build_with(settings, dispatcher, shutdown).await
     }
 
-    /// A worker around a given dispatcher (the one-process pipeline shares the ingress's
-    /// tenant store with it).
+    /// A worker around a given dispatcher (the one-process pipeline shares its stores with
+    /// the ingress).
     pub async fn build_with(
         settings: Settings,
         dispatcher: Dispatcher,
@@ -49,7 +49,6 @@ impl Worker {
             bail!("amqp.url is not set: the worker needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
         };
         let metrics = dispatcher.metrics.clone();
-        let dispatcher = Arc::new(dispatcher);
         let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
         let name = format!("{}-worker-{}", settings.app.key, settings.amqp.prefix);
         let consumer = Consumer::start(
@@ -57,20 +56,21 @@ impl Worker {
             &name,
             topology,
             settings.worker.prefetch,
-            dispatcher.clone(),
             metrics.clone(),
             shutdown.clone(),
         );
         if !consumer.wait_ready(BROKER_WAIT).await {
             tracing::warn!("the broker is not reachable yet; the worker keeps trying");
         }
-        crate::queue_metrics::spawn_for(&settings, &amqp_url, &metrics, shutdown.clone())?;
+        let queue_metrics =
+            crate::queue_metrics::spawn_for(&settings, &amqp_url, &metrics, shutdown.clone())?;
         let metrics_address = serve_metrics(&settings, metrics, shutdown)?;
         Ok(Self {
             consumer,
-            dispatcher,
+            handling: handling(&settings, dispatcher),
             metrics_address,
-            grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            grace: settings.server.shutdown_grace(),
+            queue_metrics,
         })
     }
 
@@ -81,49 +81,50 @@ impl Worker {
 
     /// The dispatcher (tests reach the stores through it).
     pub fn dispatcher(&self) -> &Arc<Dispatcher> {
-        &self.dispatcher
+        &self.handling.dispatcher
     }
 
     /// Consumes until shutdown, then drains in-flight events within the grace period.
     pub async fn run_until_stopped(self) {
-        self.consumer.run(self.grace).await;
+        settle::run(self.consumer, self.handling, self.grace).await;
+        let _ = self.queue_metrics.await;
         tracing::info!("worker stopped");
     }
 }
 
-/// The dispatcher with its stores, client and throttle, from the settings.
-pub async fn build_dispatcher(settings: &Settings, metrics: Metrics) -> anyhow::Result<Dispatcher> {
-    let db = common::db::open(settings)
-        .await
-        .context("opening and migrating the database")?;
-    let keyring = settings.keyring()?;
-    let worker = &settings.worker;
+/// What every delivery is handled with, from the settings.
+pub fn handling(settings: &Settings, dispatcher: Dispatcher) -> Handling {
+    Handling {
+        metrics: dispatcher.metrics.clone(),
+        dispatcher: Arc::new(dispatcher),
+        retry_delays_secs: settings.amqp.retry_delays_secs.clone().into(),
+    }
+}
+
+/// The dispatcher over `stores`, with its client and throttle, from the settings.
+pub fn build_dispatcher(
+    settings: &Settings,
+    stores: Stores,
+    metrics: Metrics,
+) -> anyhow::Result<Dispatcher> {
+    let outbound = &settings.outbound;
     let client = ProductClient::new(
-        Duration::from_secs(worker.http_connect_timeout_secs),
-        Duration::from_secs(worker.http_timeout_secs),
+        outbound.connect_timeout(),
+        outbound.timeout(),
         metrics.clone(),
     )
     .context("building the HTTP client")?;
     Ok(Dispatcher {
-        tenants: TenantStore::new(
-            db.clone(),
-            Arc::new(keyring),
-            Duration::from_secs(settings.database.tenant_cache_ttl_secs),
-        ),
-        rules: RuleStore::new(db.clone(), Duration::from_secs(worker.rules_cache_ttl_secs)),
-        ledger: LedgerStore::new(db),
+        tenants: stores.tenants,
+        rules: stores.rules,
+        ledger: stores.ledger,
+        base_urls: stores.base_urls,
         client,
         throttle: Throttle::new(),
-        base_urls: BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts),
         metrics,
-        max_attempts: worker.max_attempts,
+        max_attempts: settings.worker.max_attempts,
         // Two calls (look, then act) of up to three tries each, plus slack.
-        action_lease: Duration::from_secs(
-            worker
-                .http_timeout_secs
-                .saturating_mul(6)
-                .saturating_add(10),
-        ),
+        action_lease: outbound.timeout() * 6 + Duration::from_secs(10),
     })
 }
 

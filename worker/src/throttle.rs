@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::tenant::ClientKey;
 use moka::sync::Cache;
 
 /// Longest pause honoured; a larger `Retry-After` is clamped.
@@ -11,7 +12,7 @@ pub const MAX_PAUSE: Duration = Duration::from_secs(3600);
 /// Paused tenants and until when.
 #[derive(Clone)]
 pub struct Throttle {
-    until: Arc<Cache<String, Instant>>,
+    until: Arc<Cache<ClientKey, Instant>>,
 }
 
 impl Throttle {
@@ -28,16 +29,16 @@ impl Throttle {
     }
 
     /// Pauses `client_key` for `delay` (extending, never shortening, a current pause).
-    pub fn pause(&self, client_key: &str, delay: Duration) {
+    pub fn pause(&self, client_key: &ClientKey, delay: Duration) {
         let until = Instant::now() + delay.min(MAX_PAUSE);
         let current = self.until.get(client_key);
         if current.is_none_or(|current| current < until) {
-            self.until.insert(client_key.to_owned(), until);
+            self.until.insert(client_key.clone(), until);
         }
     }
 
     /// How long `client_key` stays paused, if it is.
-    pub fn remaining(&self, client_key: &str) -> Option<Duration> {
+    pub fn remaining(&self, client_key: &ClientKey) -> Option<Duration> {
         let until = self.until.get(client_key)?;
         let left = until.saturating_duration_since(Instant::now());
         (!left.is_zero()).then_some(left)
@@ -57,11 +58,15 @@ mod tests {
     #[test]
     fn a_pause_applies_to_one_tenant_only_and_never_shrinks() {
         let throttle = Throttle::new();
-        throttle.pause("a", Duration::from_secs(30));
-        throttle.pause("a", Duration::from_secs(1));
+        let (a, b) = (
+            ClientKey::parse("a").unwrap(),
+            ClientKey::parse("b").unwrap(),
+        );
+        throttle.pause(&a, Duration::from_secs(30));
+        throttle.pause(&a, Duration::from_secs(1));
         assert!(throttle
-            .remaining("a")
+            .remaining(&a)
             .is_some_and(|d| d > Duration::from_secs(20)));
-        assert!(throttle.remaining("b").is_none());
+        assert!(throttle.remaining(&b).is_none());
     }
 }

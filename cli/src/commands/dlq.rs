@@ -41,7 +41,7 @@ impl DeadLetter {
         let from_envelope = |f: fn(&EventEnvelope) -> String| envelope.as_ref().ok().map(f);
         Self {
             id,
-            client_key: from_envelope(|e| e.client_key.clone()),
+            client_key: from_envelope(|e| e.tenant.to_string()),
             product: from_envelope(|e| e.product.as_str().to_owned()),
             event: from_envelope(|e| e.event.clone()),
             reason,

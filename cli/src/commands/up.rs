@@ -15,6 +15,7 @@ const DEFAULT_BASE_URL: &str = "http://localhost:8080";
 pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<ExitCode> {
     let settings = settings(config, args)?;
     init_subscriber(get_subscriber(&settings.log));
+    settings.warn_deprecated();
     let mode = if settings.amqp.url.is_some() {
         "RabbitMQ"
     } else {

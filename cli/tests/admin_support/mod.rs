@@ -13,7 +13,9 @@ use common::crypto::Keyring;
 use common::envelope::{EventEnvelope, QueueMessage};
 use common::ledger::LedgerStore;
 use common::rules::{RuleSpec, RuleStore};
-use common::tenant::{ClientKey, InstallPayload, ProductType, Tenant, TenantState, TenantStore};
+use common::tenant::{
+    ClientKey, InstallPayload, ProductType, Tenant, TenantId, TenantState, TenantStore,
+};
 use common::testing::{amqp_url, unique_prefix, BrokerCleanup, TestDatabase};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -225,7 +227,10 @@ impl Broker {
     pub async fn publish_dead(&self, message_id: &str, event: &EventEnvelope, reason: &str) {
         let mut table = FieldTable::default();
         let string = |s: &str| AMQPValue::LongString(LongString::from(s));
-        table.insert(headers::CLIENT_KEY.into(), string(&event.client_key));
+        table.insert(
+            headers::CLIENT_KEY.into(),
+            string(&event.tenant.to_string()),
+        );
         table.insert(headers::PRODUCT.into(), string(event.product.as_str()));
         table.insert(headers::EVENT.into(), string(&event.event));
         table.insert(ShortString::from(headers::ATTEMPT), AMQPValue::LongUInt(6));
@@ -235,7 +240,9 @@ impl Broker {
             .with_app_id("hookline".into())
             .with_delivery_mode(2)
             .with_headers(table);
-        let body = QueueMessage::EventV1(event.clone()).to_bytes();
+        let body = QueueMessage::EventV1(event.clone())
+            .to_bytes()
+            .expect("encodes");
         let confirm = self
             .channel
             .basic_publish(
@@ -288,7 +295,7 @@ pub fn event(
 ) -> EventEnvelope {
     EventEnvelope {
         event_id: uuid_v4(),
-        client_key: client_key.to_owned(),
+        tenant: TenantId::Connect(ClientKey::parse(client_key).expect("a client key")),
         product,
         event: event.to_owned(),
         webhook_id: Some(webhook_id.to_owned()),

@@ -3,7 +3,7 @@
 mod supervisor;
 mod topology;
 
-pub use supervisor::{Link, LinkState};
+pub use supervisor::{Link, LinkHandle, LinkState};
 pub use topology::{headers, Topology};
 
 use lapin::{Connection, ConnectionProperties};

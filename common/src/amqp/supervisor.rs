@@ -4,9 +4,30 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::Connection;
+use futures::future::BoxFuture;
+use lapin::{Channel, Connection};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
+
+/// How long a stopping link waits for the broker to acknowledge its goodbyes.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle a [`Link`] can hand out: closed before its connection when the link stops, so a
+/// clean shutdown leaves no channel half-open (lapin logs that at ERROR).
+pub trait LinkHandle: Clone + Send + Sync + 'static {
+    /// Closes the handle.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+impl LinkHandle for Channel {
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.status().connected() {
+                let _ = Channel::close(self, 200, "closing").await;
+            }
+        })
+    }
+}
 
 /// The first retry comes fast (a broker restart takes seconds); later ones back off to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -26,9 +47,10 @@ pub enum LinkState {
 pub struct Link<T> {
     current: watch::Receiver<Option<T>>,
     broken: Arc<Notify>,
+    stopped: CancellationToken,
 }
 
-impl<T: Clone + Send + Sync + 'static> Link<T> {
+impl<T: LinkHandle> Link<T> {
     /// Spawns the supervising task: connect to `url` as `name`, run `setup` on the connection,
     /// publish its result, and start over whenever the connection fails or a user reports the
     /// handle broken, until `shutdown` fires.
@@ -39,12 +61,31 @@ impl<T: Clone + Send + Sync + 'static> Link<T> {
     {
         let (sender, current) = watch::channel(None);
         let broken = Arc::new(Notify::new());
+        let stopped = CancellationToken::new();
         let link = Self {
             current,
             broken: broken.clone(),
+            stopped: stopped.clone(),
         };
-        tokio::spawn(supervise(url, name, setup, sender, broken, shutdown));
+        let supervisor = Supervisor {
+            url,
+            name,
+            sender,
+            broken,
+            shutdown,
+        };
+        tokio::spawn(async move {
+            supervisor.run(setup).await;
+            stopped.cancel();
+        });
         link
+    }
+
+    /// Waits until the link stopped (after its `shutdown` fired) and closed its handle and
+    /// connection: a process waits for this before it exits, so the broker client is not cut
+    /// off mid-goodbye by the runtime shutting down.
+    pub async fn stopped(&self) {
+        self.stopped.cancelled().await;
     }
 
     /// The current handle, if the link is up.
@@ -77,49 +118,80 @@ impl<T: Clone + Send + Sync + 'static> Link<T> {
     }
 }
 
-async fn supervise<T, F, Fut>(
+/// Closes `connection` and waits for lapin's I/O thread to end: that thread uses the runtime,
+/// so a process that exits right after a close would otherwise cut it off mid-goodbye (lapin
+/// logs that at ERROR). Only after a close the broker confirmed: the thread then ends at once.
+async fn close(connection: Arc<Connection>, reason: &str) {
+    let closed = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, reason)).await;
+    if !matches!(closed, Ok(Ok(()))) {
+        return;
+    }
+    if let Ok(connection) = Arc::try_unwrap(connection) {
+        let io_loop = tokio::task::spawn_blocking(move || connection.run());
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, io_loop).await;
+    }
+}
+
+/// The task that owns the connection.
+struct Supervisor<T> {
     url: String,
     name: String,
-    setup: F,
     sender: watch::Sender<Option<T>>,
     broken: Arc<Notify>,
     shutdown: CancellationToken,
-) where
-    T: Clone + Send + Sync + 'static,
-    F: Fn(Arc<Connection>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<T, lapin::Error>> + Send + 'static,
-{
-    let mut backoff = FIRST_BACKOFF;
-    while !shutdown.is_cancelled() {
-        match super::connect(&url, &name).await {
-            Ok(connection) => {
-                let failed = Arc::new(Notify::new());
-                let on_error = failed.clone();
-                connection.on_error(move |_| on_error.notify_one());
-                let connection = Arc::new(connection);
-                match setup(connection.clone()).await {
-                    Ok(handle) => {
-                        tracing::info!(link = %name, "broker link up");
-                        sender.send_replace(Some(handle));
-                        backoff = FIRST_BACKOFF;
-                        tokio::select! {
-                            () = failed.notified() => tracing::warn!(link = %name, "broker connection failed"),
-                            () = broken.notified() => tracing::warn!(link = %name, "broker handle reported broken"),
-                            () = shutdown.cancelled() => {}
+}
+
+impl<T: LinkHandle> Supervisor<T> {
+    async fn run<F, Fut>(self, setup: F)
+    where
+        F: Fn(Arc<Connection>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, lapin::Error>> + Send + 'static,
+    {
+        let Self { url, name, .. } = &self;
+        let mut backoff = FIRST_BACKOFF;
+        while !self.shutdown.is_cancelled() {
+            match super::connect(url, name).await {
+                Ok(connection) => {
+                    let connection = Arc::new(connection);
+                    match setup(connection.clone()).await {
+                        Ok(handle) => {
+                            backoff = FIRST_BACKOFF;
+                            self.hold(&connection, handle).await;
                         }
-                        sender.send_replace(None);
+                        Err(error) => tracing::warn!(link = %name, %error, "broker set-up failed"),
                     }
-                    Err(error) => tracing::warn!(link = %name, %error, "broker set-up failed"),
+                    let reason = if self.shutdown.is_cancelled() {
+                        "shutting down"
+                    } else {
+                        "reconnecting"
+                    };
+                    close(connection, reason).await;
                 }
-                let _ = connection.close(200, "reconnecting").await;
+                Err(error) => tracing::warn!(link = %name, %error, "cannot connect to the broker"),
             }
-            Err(error) => tracing::warn!(link = %name, %error, "cannot connect to the broker"),
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.shutdown.cancelled() => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = shutdown.cancelled() => {}
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        self.sender.send_replace(None);
     }
-    sender.send_replace(None);
+
+    /// Publishes `handle` until the connection fails, a user reports it broken, or shutdown;
+    /// then withdraws it and closes it.
+    async fn hold(&self, connection: &Connection, handle: T) {
+        let failed = Arc::new(Notify::new());
+        let on_error = failed.clone();
+        connection.on_error(move |_| on_error.notify_one());
+        tracing::info!(link = %self.name, "broker link up");
+        self.sender.send_replace(Some(handle.clone()));
+        tokio::select! {
+            () = failed.notified() => tracing::warn!(link = %self.name, "broker connection failed"),
+            () = self.broken.notified() => tracing::warn!(link = %self.name, "broker handle reported broken"),
+            () = self.shutdown.cancelled() => {}
+        }
+        self.sender.send_replace(None);
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, handle.close()).await;
+    }
 }

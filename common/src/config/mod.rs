@@ -4,6 +4,7 @@
 //!
 //! With no file and no variables the defaults run the embedded mode: SQLite in `./data`, the
 //! in-process queue, and a key file created on first run.
+mod app;
 mod sections;
 mod validate;
 
@@ -12,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use app::{AppSettings, ProductIdentity};
 pub use sections::{
-    AmqpSettings, AppSettings, DatabaseSettings, LogFormat, LogSettings, ProductIdentity,
-    SecuritySettings, ServerSettings, WorkerSettings,
+    AmqpSettings, DatabaseSettings, LogFormat, LogSettings, OutboundSettings, SecuritySettings,
+    ServerSettings, WorkerSettings,
 };
 pub use validate::ConfigError;
 
@@ -42,6 +44,11 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Event processing.
     pub worker: WorkerSettings,
+    /// Calls to Jira and Confluence.
+    pub outbound: OutboundSettings,
+    /// Deprecated keys the settings used, each with its replacement (not a setting).
+    #[serde(skip)]
+    pub deprecated: Vec<&'static str>,
     /// Logging.
     pub log: LogSettings,
 }
@@ -103,8 +110,52 @@ impl Settings {
             .build()
             .and_then(config::Config::try_deserialize)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let settings = settings.with_deprecated_keys_moved();
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The settings with the keys that moved (kept for one release) taken to their new places,
+    /// each noted in `deprecated`; a new key set beside its old one wins.
+    fn with_deprecated_keys_moved(mut self) -> Self {
+        let defaults = Settings::default();
+        let moves = [
+            (
+                self.worker.http_timeout_secs.take(),
+                &mut self.outbound.timeout_secs,
+                defaults.outbound.timeout_secs,
+                "worker.http_timeout_secs: use outbound.timeout_secs",
+            ),
+            (
+                self.worker.http_connect_timeout_secs.take(),
+                &mut self.outbound.connect_timeout_secs,
+                defaults.outbound.connect_timeout_secs,
+                "worker.http_connect_timeout_secs: use outbound.connect_timeout_secs",
+            ),
+            (
+                self.worker.rules_cache_ttl_secs.take(),
+                &mut self.database.rules_cache_ttl_secs,
+                defaults.database.rules_cache_ttl_secs,
+                "worker.rules_cache_ttl_secs: use database.rules_cache_ttl_secs",
+            ),
+        ];
+        for (old, new, default, note) in moves {
+            if let Some(old) = old {
+                if *new == default {
+                    *new = old;
+                }
+                self.deprecated.push(note);
+            }
+        }
+        self
+    }
+
+    /// Logs a warning for each deprecated key the settings used (call it once the subscriber
+    /// is installed).
+    pub fn warn_deprecated(&self) {
+        for note in &self.deprecated {
+            tracing::warn!(setting = %note, "a deprecated setting is in use; it will be removed");
+        }
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.

@@ -1,10 +1,9 @@
 //! The sections of [`super::Settings`], each with defaults for the embedded mode.
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
-
-use crate::tenant::ProductType;
 
 /// The ingress HTTP server.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -28,6 +27,18 @@ pub struct ServerSettings {
     /// How long a client may take to send a request's headers, and then its body, seconds
     /// (default 10; a stalled client then gets 408 or a closed connection).
     pub read_timeout_secs: u64,
+}
+
+impl ServerSettings {
+    /// How long in-flight work may take to finish on shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// How long a client may take to send a request's headers, and then its body.
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_secs(self.read_timeout_secs)
+    }
 }
 
 impl Default for ServerSettings {
@@ -54,6 +65,21 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// How long a tenant stays in the in-memory cache, seconds.
     pub tenant_cache_ttl_secs: u64,
+    /// How long a tenant's rules stay cached, seconds (changes made elsewhere show up within
+    /// it; every process drops its own changes at once).
+    pub rules_cache_ttl_secs: u64,
+}
+
+impl DatabaseSettings {
+    /// How long a tenant stays cached.
+    pub fn tenant_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.tenant_cache_ttl_secs)
+    }
+
+    /// How long a tenant's rules stay cached.
+    pub fn rules_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.rules_cache_ttl_secs)
+    }
 }
 
 impl Default for DatabaseSettings {
@@ -62,6 +88,7 @@ impl Default for DatabaseSettings {
             url: None,
             max_connections: 10,
             tenant_cache_ttl_secs: 60,
+            rules_cache_ttl_secs: 30,
         }
     }
 }
@@ -78,6 +105,13 @@ pub struct AmqpSettings {
     pub confirm_timeout_ms: u64,
     /// Delays of the retry queues, seconds, in order.
     pub retry_delays_secs: Vec<u64>,
+}
+
+impl AmqpSettings {
+    /// How long the ingress waits for a publisher confirm.
+    pub fn confirm_timeout(&self) -> Duration {
+        Duration::from_millis(self.confirm_timeout_ms)
+    }
 }
 
 impl Default for AmqpSettings {
@@ -97,6 +131,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("url", &self.url.as_deref().map(without_password))
             .field("max_connections", &self.max_connections)
             .field("tenant_cache_ttl_secs", &self.tenant_cache_ttl_secs)
+            .field("rules_cache_ttl_secs", &self.rules_cache_ttl_secs)
             .finish()
     }
 }
@@ -122,132 +157,6 @@ fn without_password(url: &str) -> String {
         }
         Ok(_) => url.to_owned(),
         Err(_) => "<unparsable URL>".to_owned(),
-    }
-}
-
-/// The app's identity, as its descriptor presents it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct AppSettings {
-    /// The app key (`key` in the descriptor, `iss` of app tokens).
-    pub key: String,
-    /// Display name.
-    pub name: String,
-    /// Description shown to admins.
-    pub description: String,
-    /// The public URL Atlassian reaches the app at.
-    pub base_url: String,
-    /// Vendor name and URL.
-    pub vendor_name: String,
-    /// Vendor URL.
-    pub vendor_url: String,
-    /// Descriptor scopes.
-    pub scopes: Vec<String>,
-    /// Subscribed webhooks as `product:event` (`jira:jira:issue_created`, `confluence:page_created`).
-    pub webhooks: Vec<String>,
-    /// Whether installs use signed-install (RS256); `false` is the legacy mode.
-    pub signed_install: bool,
-    /// Where signed-install public keys are fetched from (`{url}/{kid}`).
-    pub install_keys_url: String,
-    /// Hosts a tenant's `baseUrl` may have (`*.atlassian.net` matches any subdomain).
-    pub allowed_base_url_hosts: Vec<String>,
-    /// Atlassian's `all.js`, the first script of every page shown inside Jira or Confluence.
-    pub all_js_url: String,
-    /// Who may frame the app's pages (the CSP `frame-ancestors` sources).
-    pub frame_ancestors: Vec<String>,
-    /// The Jira descriptor's own key and name, when they differ from `key` and `name`.
-    pub jira: ProductIdentity,
-    /// The Confluence descriptor's own key and name, when they differ from `key` and `name`.
-    pub confluence: ProductIdentity,
-}
-
-/// A product descriptor's identity: a Connect descriptor is installed into one product, so
-/// each product has its own (a Marketplace listing needs a key of its own per product).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProductIdentity {
-    /// The app key in this product (default: `app.key`).
-    pub key: Option<String>,
-    /// The app name in this product (default: `app.name`).
-    pub name: Option<String>,
-}
-
-impl AppSettings {
-    /// The products this deployment serves: those `webhooks` subscribes for, Jira first.
-    pub fn products(&self) -> Vec<ProductType> {
-        [ProductType::Jira, ProductType::Confluence]
-            .into_iter()
-            .filter(|product| {
-                self.webhooks.iter().any(|webhook| {
-                    webhook.split_once(':').map(|(p, _)| p) == Some(product.as_str())
-                })
-            })
-            .collect()
-    }
-
-    /// The events `webhooks` subscribes for in `product`.
-    pub fn events(&self, product: ProductType) -> impl Iterator<Item = &str> {
-        self.webhooks.iter().filter_map(move |webhook| {
-            let (of, event) = webhook.split_once(':')?;
-            (of == product.as_str()).then_some(event)
-        })
-    }
-
-    fn identity(&self, product: ProductType) -> &ProductIdentity {
-        match product {
-            ProductType::Jira => &self.jira,
-            ProductType::Confluence => &self.confluence,
-        }
-    }
-
-    /// The app key of `product`'s descriptor.
-    pub fn key_for(&self, product: ProductType) -> &str {
-        self.identity(product).key.as_deref().unwrap_or(&self.key)
-    }
-
-    /// The app name of `product`'s descriptor.
-    pub fn name_for(&self, product: ProductType) -> &str {
-        self.identity(product).name.as_deref().unwrap_or(&self.name)
-    }
-}
-
-impl Default for AppSettings {
-    fn default() -> Self {
-        let webhooks = [
-            "jira:jira:issue_created",
-            "jira:jira:issue_updated",
-            "jira:comment_created",
-            "jira:comment_updated",
-            "confluence:page_created",
-            "confluence:page_updated",
-            "confluence:blog_created",
-            "confluence:comment_created",
-        ];
-        Self {
-            key: "hookline".into(),
-            name: "hookline".into(),
-            description: "Rules that act on Jira and Confluence events.".into(),
-            base_url: "http://localhost:8080".into(),
-            vendor_name: "hookline".into(),
-            vendor_url: "https://github.com/hookline/hookline".into(),
-            scopes: vec!["READ".into(), "WRITE".into()],
-            webhooks: webhooks.map(String::from).to_vec(),
-            signed_install: true,
-            install_keys_url: "https://connect-install-keys.atlassian.com".into(),
-            allowed_base_url_hosts: vec![
-                "*.atlassian.net".into(),
-                "*.jira.com".into(),
-                "*.jira-dev.com".into(),
-            ],
-            all_js_url: "https://connect-cdn.atl-paas.net/all.js".into(),
-            frame_ancestors: vec![
-                "https://*.atlassian.net".into(),
-                "https://*.jira.com".into(),
-                "https://*.jira-dev.com".into(),
-            ],
-            jira: ProductIdentity::default(),
-            confluence: ProductIdentity::default(),
-        }
     }
 }
 
@@ -295,14 +204,14 @@ pub struct WorkerSettings {
     pub prefetch: u16,
     /// Attempts before an event is dead-lettered.
     pub max_attempts: u32,
-    /// Timeout of one call to Jira or Confluence, seconds.
-    pub http_timeout_secs: u64,
-    /// Connect timeout of calls to Jira or Confluence, seconds.
-    pub http_connect_timeout_secs: u64,
     /// Port of the worker's `/metrics` and `/healthz` (on `server.host`; 0 picks a free one).
     pub metrics_port: u16,
-    /// How long a tenant's rules stay cached, seconds (changes made elsewhere show up within it).
-    pub rules_cache_ttl_secs: u64,
+    /// Deprecated: `outbound.timeout_secs` (still read, with a warning).
+    pub http_timeout_secs: Option<u64>,
+    /// Deprecated: `outbound.connect_timeout_secs` (still read, with a warning).
+    pub http_connect_timeout_secs: Option<u64>,
+    /// Deprecated: `database.rules_cache_ttl_secs` (still read, with a warning).
+    pub rules_cache_ttl_secs: Option<u64>,
 }
 
 impl Default for WorkerSettings {
@@ -310,10 +219,41 @@ impl Default for WorkerSettings {
         Self {
             prefetch: 256,
             max_attempts: 6,
-            http_timeout_secs: 20,
-            http_connect_timeout_secs: 5,
             metrics_port: 9091,
-            rules_cache_ttl_secs: 30,
+            http_timeout_secs: None,
+            http_connect_timeout_secs: None,
+            rules_cache_ttl_secs: None,
+        }
+    }
+}
+
+/// Calls to Jira and Confluence: the worker's actions and the pages' admin check.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Timeout of one call, seconds.
+    pub timeout_secs: u64,
+    /// Connect timeout of one call, seconds.
+    pub connect_timeout_secs: u64,
+}
+
+impl OutboundSettings {
+    /// Timeout of one call.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    /// Connect timeout of one call.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 20,
+            connect_timeout_secs: 5,
         }
     }
 }

@@ -297,4 +297,27 @@ mod tests {
             load(&[("HOOKLINE_SECURITY__ENCRYPTION_KEYS", "k1=c2VjcmV0LWtleQ==")]).expect("valid");
         assert!(!format!("{settings:?}").contains("c2VjcmV0"));
     }
+
+    #[test]
+    fn moved_keys_are_still_read_for_one_release_and_noted() {
+        let settings = load(&[
+            ("HOOKLINE_WORKER__HTTP_TIMEOUT_SECS", "7"),
+            ("HOOKLINE_WORKER__RULES_CACHE_TTL_SECS", "3"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            settings.outbound.timeout(),
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(settings.database.rules_cache_ttl_secs, 3);
+        assert_eq!(settings.deprecated.len(), 2);
+        assert!(settings.deprecated[0].contains("outbound.timeout_secs"));
+        let new_wins = load(&[
+            ("HOOKLINE_WORKER__HTTP_TIMEOUT_SECS", "7"),
+            ("HOOKLINE_OUTBOUND__TIMEOUT_SECS", "9"),
+        ])
+        .expect("valid");
+        assert_eq!(new_wins.outbound.timeout_secs, 9);
+        assert!(load(&[]).expect("valid").deprecated.is_empty());
+    }
 }

@@ -49,10 +49,15 @@ impl LocalQueue {
     /// Appends an event; durable once this returns.
     pub async fn push(&self, event: &EventEnvelope) -> Result<(), DbErr> {
         let now = Utc::now();
+        let unencodable = |error: &dyn std::fmt::Display| {
+            DbErr::Custom(format!("the event could not be encoded: {error}"))
+        };
+        let message = QueueMessage::encode_event(event).map_err(|e| unencodable(&e))?;
+        let message = String::from_utf8(message).map_err(|e| unencodable(&e))?;
         let row = local_queue::ActiveModel {
             id: NotSet,
             routing_key: Set(event.routing_key()),
-            message: Set(String::from_utf8_lossy(&QueueMessage::encode_event(event)).into_owned()),
+            message: Set(message),
             attempt: Set(1),
             available_at: Set(now),
             claimed_until: Set(None),
@@ -258,7 +263,9 @@ mod tests {
     fn event() -> EventEnvelope {
         EventEnvelope {
             event_id: uuid::Uuid::new_v4(),
-            client_key: "ck".into(),
+            tenant: crate::tenant::TenantId::Connect(
+                crate::tenant::ClientKey::parse("ck").expect("a key"),
+            ),
             product: ProductType::Jira,
             event: "jira:issue_created".into(),
             webhook_id: Some("wh-1".into()),

@@ -1,15 +1,18 @@
 //! Tenants: the Jira and Confluence sites that installed the app, keyed by `clientKey`.
 //!
 //! - [`ClientKey`], [`ProductType`], [`TenantState`] and the decrypted [`Tenant`] record.
+//! - [`TenantId`]: a tenant as the calling protocol names it, typed end to end.
 //! - [`InstallPayload`]: the body of the lifecycle callbacks.
 //! - [`TenantStore`]: persistence with secrets encrypted at rest and a read-through cache.
 //!   [`TenantStore::purge`] deletes a tenant with its rules and ledger rows.
 
 mod cache;
+mod identity;
 mod model;
 mod payload;
 mod store;
 
+pub use identity::TenantId;
 pub use model::{ClientKey, ProductType, SignedCall, Tenant, TenantState};
 pub use payload::InstallPayload;
 pub use store::{PurgeReport, StoreError, TenantStore};

@@ -14,7 +14,7 @@ mod purge;
 pub use purge::PurgeReport;
 
 use super::cache::TenantCache;
-use super::{ClientKey, InstallPayload, ProductType, Tenant, TenantState};
+use super::{ClientKey, InstallPayload, ProductType, Tenant, TenantId, TenantState};
 use crate::connect::verify::TenantLookup;
 use crate::connect::SharedSecret;
 use crate::crypto::{CryptoError, Keyring};
@@ -87,6 +87,13 @@ impl TenantStore {
             self.cache.insert_read(tenant.clone(), generation).await;
         }
         Ok(tenant)
+    }
+
+    /// The tenant `id` names, from the cache or the database.
+    pub async fn find(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        match id {
+            TenantId::Connect(client_key) => self.find_by_client_key(client_key).await,
+        }
     }
 
     /// Inserts or updates the tenant of an `installed` callback with its new secret.

@@ -18,7 +18,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 }
 
 async fn ready(state: AppState) -> impl Reply {
-    let database = state.db.ping().await.is_ok();
+    let database = state.stores.db.ping().await.is_ok();
     let broker = state.publisher.is_ready();
     let status = if database && broker {
         StatusCode::OK

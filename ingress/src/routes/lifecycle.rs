@@ -10,7 +10,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::with_state;
-use crate::auth::{authenticate, request_target, token_of, RequestTarget};
+use crate::auth::{authenticate, authorization, request_target, token_of, RequestTarget};
 use crate::errors::ApiError;
 use crate::install_keys::InstallKeyError;
 use crate::state::AppState;
@@ -96,7 +96,7 @@ async fn handle(
         }
         Ok(payload) => {
             tracing::Span::current().record("client_key", payload.client_key.as_str());
-            let token = token_of(&headers, &request);
+            let token = token_of(authorization(&headers), &request);
             match event {
                 Lifecycle::Installed => installed(&state, &request, token.as_deref(), &payload).await,
                 Lifecycle::Uninstalled => uninstalled(&state, &request, token.as_deref(), &payload).await,
@@ -151,6 +151,7 @@ async fn installed(
         ));
     }
     state
+        .stores
         .base_urls
         .check(&payload.base_url)
         .map_err(|error| ApiError::forbidden("base_url_not_allowed", error.to_string()))?;
@@ -160,6 +161,7 @@ async fn installed(
         legacy_install_check(state, request, token, payload).await?;
     }
     state
+        .stores
         .tenants
         .save_install(payload)
         .await
@@ -332,12 +334,17 @@ async fn find(
 ) -> Result<Option<common::tenant::Tenant>, ApiError> {
     let key = common::tenant::ClientKey::parse(client_key)
         .map_err(|_| ApiError::bad_request("invalid_client_key", "the clientKey is not valid"))?;
-    state.tenants.find_by_client_key(&key).await.map_err(|_| {
-        ApiError::unavailable(
-            "tenant_store_unavailable",
-            "the tenant store is unavailable; retry later",
-        )
-    })
+    state
+        .stores
+        .tenants
+        .find_by_client_key(&key)
+        .await
+        .map_err(|_| {
+            ApiError::unavailable(
+                "tenant_store_unavailable",
+                "the tenant store is unavailable; retry later",
+            )
+        })
 }
 
 async fn set_state(
@@ -346,6 +353,7 @@ async fn set_state(
     target: TenantState,
 ) -> Result<(), ApiError> {
     state
+        .stores
         .tenants
         .set_state(&payload.client_key, target)
         .await

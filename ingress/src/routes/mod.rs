@@ -49,6 +49,8 @@ fn request_span(info: warp::trace::Info<'_>) -> tracing::Span {
         request_id = %uuid::Uuid::new_v4(),
         method = %info.method(),
         route = route_label(info.path()),
+        // Recorded once the caller is verified (crate::caller).
+        client_key = tracing::field::Empty,
     )
 }
 

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use common::connect::QshRule;
 use common::envelope::EventEnvelope;
-use common::tenant::ProductType;
+use common::tenant::{ProductType, TenantId};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;
@@ -12,8 +12,8 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::with_state;
-use crate::auth::{authenticate, request_target, token_of, RequestTarget};
 use crate::body::{BodyError, PendingBody};
+use crate::caller::{self, Caller};
 use crate::errors::ApiError;
 use crate::state::AppState;
 
@@ -23,29 +23,29 @@ const WEBHOOK_FLOW: &str = "x-atlassian-webhook-flow";
 const MAX_WEBHOOK_ID_LEN: usize = 128;
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // The caller is verified before the body is read: the qsh covers the method, path and
+    // query, not the body, so a forged request is refused without reading it, and a body over
+    // the limit is logged with its verified tenant.
     warp::path!("webhooks" / String / String)
         .and(warp::post())
-        .and(request_target())
+        .and(caller::connect(state.clone(), QshRule::Request))
         .and(warp::header::headers_cloned())
         .and(crate::body::pending())
         .and(with_state(state))
         .then(
-            |product: String, event: String, request, headers, body, state| async move {
-                receive(product, event, request, headers, body, state)
+            |product: String, event: String, caller, headers, body, state| async move {
+                receive(product, event, caller, headers, body, state)
                     .await
                     .unwrap_or_else(Reply::into_response)
             },
         )
 }
 
-/// The token is verified before the body is read: the qsh covers the method, path and query,
-/// not the body, so a forged request is refused without reading it, and a body over the limit
-/// is logged with its verified tenant.
-#[tracing::instrument(name = "webhook", skip_all, fields(product = %product, event, client_key, event_id))]
+#[tracing::instrument(name = "webhook", skip_all, fields(product = %product, event, event_id))]
 async fn receive(
     product: String,
     event: String,
-    request: RequestTarget,
+    caller: Caller,
     headers: HeaderMap,
     body: PendingBody,
     state: AppState,
@@ -55,22 +55,7 @@ async fn receive(
         .into_owned();
     tracing::Span::current().record("event", event.as_str());
     let product = subscribed(&state, &product, &event)?;
-
-    let token = token_of(&headers, &request);
-    let tenant = authenticate(&state, token.as_deref(), &request, QshRule::Request)
-        .await?
-        .tenant;
-    tracing::Span::current().record("client_key", tenant.client_key.as_str());
-    if !tenant.is_active() {
-        tracing::info!(
-            state = tenant.state.as_str(),
-            "event of an inactive tenant refused"
-        );
-        return Err(ApiError::forbidden(
-            "tenant_inactive",
-            "the app is not enabled for this site",
-        ));
-    }
+    let tenant = caller.tenant;
     if tenant.product_type != product {
         return Err(ApiError::forbidden(
             "product_mismatch",
@@ -96,7 +81,7 @@ async fn receive(
     let payload = json_object(body)?;
     let envelope = EventEnvelope {
         event_id: uuid::Uuid::new_v4(),
-        client_key: tenant.client_key.as_str().to_owned(),
+        tenant: TenantId::Connect(tenant.client_key),
         product,
         event,
         webhook_id,

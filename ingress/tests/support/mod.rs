@@ -346,6 +346,7 @@ impl TestApp {
     pub async fn tenant(&self, client_key: &str) -> Option<Tenant> {
         let key = ClientKey::parse(client_key).expect("a valid client key");
         self.state
+            .stores
             .tenants
             .find_by_client_key(&key)
             .await

@@ -172,7 +172,7 @@ impl UiApp {
             subject: Some(subject),
         };
         // Inserted as received, then settled as the worker would settle it.
-        let ledger = &self.app.state.ledger;
+        let ledger = &self.app.state.stores.ledger;
         ledger
             .record_no_match(&key, receipt)
             .await

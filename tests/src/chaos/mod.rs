@@ -83,8 +83,8 @@ impl Cluster {
             ("HOOKLINE_AMQP__PREFIX", "chaos".to_owned()),
             // A short call timeout keeps the ledger lease of a killed worker short (6 × 2 s
             // + 10 s), so its in-flight events are taken over within the test's patience.
-            ("HOOKLINE_WORKER__HTTP_TIMEOUT_SECS", "2".to_owned()),
-            ("HOOKLINE_WORKER__HTTP_CONNECT_TIMEOUT_SECS", "1".to_owned()),
+            ("HOOKLINE_OUTBOUND__TIMEOUT_SECS", "2".to_owned()),
+            ("HOOKLINE_OUTBOUND__CONNECT_TIMEOUT_SECS", "1".to_owned()),
             ("HOOKLINE_WORKER__METRICS_PORT", metrics_port.to_string()),
             ("HOOKLINE_LOG__FORMAT", "json".to_owned()),
             ("HOOKLINE_LOG__LEVEL", "info".to_owned()),

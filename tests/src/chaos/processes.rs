@@ -145,6 +145,29 @@ impl Service {
         Ok(())
     }
 
+    /// Asks the process to stop (SIGTERM, as an orchestrator does) and waits up to `patience`
+    /// for it to exit; returns its exit status.
+    pub async fn terminate(
+        mut self,
+        patience: Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        let pid = self.child.id().context("the process has exited already")?;
+        let signalled = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await?;
+        anyhow::ensure!(signalled.success(), "kill -TERM {pid} failed");
+        let status = tokio::time::timeout(patience, self.child.wait())
+            .await
+            .with_context(|| format!("{} did not stop within {patience:?}", self.name))??;
+        Ok(status)
+    }
+
+    /// Where it writes its log.
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone()
+    }
+
     /// Whether the process is still running (it never exited on its own).
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

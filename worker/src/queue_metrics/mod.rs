@@ -38,7 +38,7 @@ pub fn spawn_for(
     amqp_url: &str,
     metrics: &Metrics,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<JoinHandle<()>> {
     let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
     let name = format!(
         "{}-queue-metrics-{}",
@@ -46,9 +46,8 @@ pub fn spawn_for(
     );
     let monitor = QueueMonitor::new(topology, metrics)?
         .with_management(ManagementApi::for_amqp_url(amqp_url));
-    // Detached: it stops with `shutdown`, and nothing waits on a gauge.
-    drop(monitor.spawn(amqp_url, &name, shutdown));
-    Ok(())
+    // It stops with `shutdown`; the worker waits for its connection to close before exiting.
+    Ok(monitor.spawn(amqp_url, &name, shutdown))
 }
 
 /// The three gauges, registered in the worker's registry.
@@ -139,7 +138,7 @@ impl QueueMonitor {
         self
     }
 
-    /// Connects as `name` and polls until `shutdown`.
+    /// Connects as `name` and polls until `shutdown`; the task ends once its connection closed.
     pub fn spawn(self, amqp_url: &str, name: &str, shutdown: CancellationToken) -> JoinHandle<()> {
         let link = Link::spawn(
             amqp_url.to_owned(),
@@ -156,9 +155,10 @@ impl QueueMonitor {
         loop {
             tokio::select! {
                 _ = ticker.tick() => self.poll(&link).await,
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
             }
         }
+        link.stopped().await;
     }
 
     async fn poll(&mut self, link: &Link<Channel>) {

@@ -10,7 +10,7 @@ use common::amqp::Topology;
 use common::config::Settings;
 use common::envelope::{EventEnvelope, QueueMessage};
 use common::rules::{Rule, RuleSpec};
-use common::tenant::{ClientKey, InstallPayload, ProductType, TenantState};
+use common::tenant::{ClientKey, InstallPayload, ProductType, TenantId, TenantState};
 use common::testing::{amqp_url, unique_prefix, BrokerCleanup, TestDatabase};
 use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use lapin::BasicProperties;
@@ -51,7 +51,7 @@ pub async fn spawn_worker_with(database_url: Option<String>) -> TestWorker {
         ("HOOKLINE_AMQP__RETRY_DELAYS_SECS", "1,2,4".to_owned()),
         ("HOOKLINE_WORKER__MAX_ATTEMPTS", "4".to_owned()),
         ("HOOKLINE_WORKER__METRICS_PORT", "0".to_owned()),
-        ("HOOKLINE_WORKER__HTTP_TIMEOUT_SECS", "5".to_owned()),
+        ("HOOKLINE_OUTBOUND__TIMEOUT_SECS", "5".to_owned()),
         ("HOOKLINE_APP__BASE_URL", "https://hookline.test".to_owned()),
         (
             "HOOKLINE_APP__ALLOWED_BASE_URL_HOSTS",
@@ -99,7 +99,7 @@ pub fn event(
 ) -> EventEnvelope {
     EventEnvelope {
         event_id: uuid::Uuid::new_v4(),
-        client_key: client_key.to_owned(),
+        tenant: TenantId::Connect(ClientKey::parse(client_key).expect("a client key")),
         product,
         event: name.to_owned(),
         webhook_id: Some(webhook_id.to_owned()),
@@ -188,7 +188,9 @@ impl TestWorker {
                 &self.topology.events_exchange(),
                 &event.routing_key(),
                 BasicPublishOptions::default(),
-                &QueueMessage::EventV1(event.clone()).to_bytes(),
+                &QueueMessage::EventV1(event.clone())
+                    .to_bytes()
+                    .expect("encodes"),
                 properties,
             )
             .await

@@ -3,16 +3,17 @@
 //! site's latest activity, whatever it was about (events that named nothing to act on
 //! included, with their reason).
 use chrono::{DateTime, Utc};
+use common::connect::QshRule;
 use common::ledger::{LedgerEntry, NO_RULE};
 use serde::Serialize;
 use warp::filters::BoxedFilter;
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::caller::Caller;
 use super::json;
 use crate::auth::{request_target, RequestTarget};
+use crate::caller::{self, Caller};
 use crate::errors::ApiError;
 use crate::routes::with_state;
 use crate::state::AppState;
@@ -103,27 +104,27 @@ struct EntryView<'a> {
 pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
     warp::path!("api" / "activity")
         .and(warp::get())
+        .and(caller::connect(state.clone(), QshRule::RequestOrContext))
         .and(request_target())
-        .and(warp::header::headers_cloned())
         .and(with_state(state))
-        .then(|request, headers, state| async move {
-            activity(request, headers, state)
+        .then(|caller, request, state| async move {
+            activity(caller, request, state)
                 .await
                 .unwrap_or_else(Reply::into_response)
         })
         .boxed()
 }
 
-#[tracing::instrument(name = "activity", skip_all, fields(client_key))]
+#[tracing::instrument(name = "activity", skip_all)]
 async fn activity(
+    caller: Caller,
     request: RequestTarget,
-    headers: HeaderMap,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    let caller = Caller::authenticate(&state, &headers, &request).await?;
     let subject = Subject::from_query(request.query())?;
     let client_key = &caller.tenant.client_key;
     let entries = state
+        .stores
         .ledger
         .activity(
             client_key,
@@ -139,7 +140,7 @@ async fn activity(
             )
         })?;
     // Names are a nicety: without the rules, rows still show.
-    let rules = state.rules.list(client_key).await.ok();
+    let rules = state.stores.rules.list(client_key).await.ok();
     let name_of = |id: i64| {
         let rules = rules.as_deref()?;
         rules

@@ -7,7 +7,6 @@
 //! carries the same Content-Security-Policy (see [`security`]).
 mod activity;
 mod assets;
-mod caller;
 mod pages;
 mod preview;
 mod rules;
@@ -41,11 +40,22 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(assets::route())
         .unify()
+        // A refused caller's answer carries the same headers as any other.
+        .recover(refused)
+        .unify()
         .map(move |mut response: Response| {
             headers.apply(&mut response);
             response
         })
         .boxed()
+}
+
+/// The answer to a refused caller; any other rejection goes on to the other routes.
+async fn refused(rejection: warp::Rejection) -> Result<Response, warp::Rejection> {
+    match rejection.find::<crate::caller::Refused>() {
+        Some(refused) => Ok(refused.0.clone().into_response()),
+        None => Err(rejection),
+    }
 }
 
 /// A JSON answer with `status`.

@@ -8,15 +8,15 @@ use minijinja::context;
 use serde::Serialize;
 use warp::filters::BoxedFilter;
 use warp::http::header::{HeaderValue, CONTENT_TYPE};
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Filter;
 
 use super::activity::Subject;
-use super::caller::require_active;
 use super::templates::{self, Layout};
 use super::view::RuleView;
-use crate::auth::{authenticate, request_target, token_of, RequestTarget};
+use crate::auth::{request_target, RequestTarget};
+use crate::caller::{self, Caller};
 use crate::errors::ApiError;
 use crate::routes::with_state;
 use crate::state::AppState;
@@ -32,45 +32,34 @@ const fn choice(value: &'static str, label: &'static str) -> Choice {
 }
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    // A page load's token is bound to this very request; a refusal is an error page.
     let page = |name: &'static str| {
         warp::path("pages")
             .and(warp::path(name))
             .and(warp::path::end())
             .and(warp::get())
+            .and(caller::try_connect(state.clone(), QshRule::Request))
             .and(request_target())
-            .and(warp::header::headers_cloned())
             .and(with_state(state.clone()))
     };
-    let rules = page("rules").then(|request, headers, state| async move {
-        respond(&state, rules_page(&state, &headers, &request).await)
+    let rules = page("rules").then(|caller: Result<Caller, ApiError>, _, state| async move {
+        let page = match caller {
+            Ok(caller) => rules_page(&state, caller.tenant).await,
+            Err(error) => Err(error),
+        };
+        respond(&state, page)
     });
-    let activity = page("activity").then(|request, headers, state| async move {
-        respond(&state, activity_page(&state, &headers, &request).await)
-    });
+    let activity = page("activity").then(
+        |caller: Result<Caller, ApiError>, request: RequestTarget, state| async move {
+            let page = caller.and_then(|caller| activity_page(&state, caller.tenant, &request));
+            respond(&state, page)
+        },
+    );
     rules.or(activity).unify().boxed()
 }
 
-async fn page_tenant(
-    state: &AppState,
-    headers: &HeaderMap,
-    request: &RequestTarget,
-) -> Result<Tenant, ApiError> {
-    let token = token_of(headers, request);
-    let tenant = authenticate(state, token.as_deref(), request, QshRule::Request)
-        .await?
-        .tenant;
-    require_active(&tenant)?;
-    Ok(tenant)
-}
-
-#[tracing::instrument(name = "rules_page", skip_all, fields(client_key))]
-async fn rules_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    request: &RequestTarget,
-) -> Result<String, ApiError> {
-    let tenant = page_tenant(state, headers, request).await?;
-    tracing::Span::current().record("client_key", tenant.client_key.as_str());
+#[tracing::instrument(name = "rules_page", skip_all)]
+async fn rules_page(state: &AppState, tenant: Tenant) -> Result<String, ApiError> {
     let product = tenant.product_type;
     let events: Vec<minijinja::Value> = state
         .settings
@@ -83,8 +72,9 @@ async fn rules_page(
         .collect();
     let (actions, conditions) = choices(product);
     // Fresh from the database: another replica may have changed them within the cache's TTL.
-    state.rules.invalidate(&tenant.client_key).await;
+    state.stores.rules.invalidate(&tenant.client_key).await;
     let rules = state
+        .stores
         .rules
         .list(&tenant.client_key)
         .await
@@ -101,14 +91,11 @@ async fn rules_page(
     render(state, "rules.html", "Rules", "rules.js", page)
 }
 
-#[tracing::instrument(name = "activity_page", skip_all, fields(client_key))]
-async fn activity_page(
+fn activity_page(
     state: &AppState,
-    headers: &HeaderMap,
+    tenant: Tenant,
     request: &RequestTarget,
 ) -> Result<String, ApiError> {
-    let tenant = page_tenant(state, headers, request).await?;
-    tracing::Span::current().record("client_key", tenant.client_key.as_str());
     let subject = Subject::from_query(request.query())?;
     let page = context! {
         product => tenant.product_type.as_str(),

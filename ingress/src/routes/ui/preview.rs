@@ -3,22 +3,21 @@
 //! the worker would render it.
 use std::sync::{Arc, OnceLock};
 
+use common::connect::QshRule;
 use common::rules::model::MAX_TEMPLATE_BYTES;
 use common::rules::template::{self, Escape};
 use common::tenant::ProductType;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warp::filters::BoxedFilter;
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::StatusCode;
 use warp::hyper::body::Bytes;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::caller::Caller;
 use super::{json, API_BODY_LIMIT};
-use crate::auth::{request_target, RequestTarget};
+use crate::caller::{self, Caller};
 use crate::errors::ApiError;
-use crate::routes::with_state;
 use crate::state::AppState;
 
 /// A sample payload: its product, the event it is a payload of, and the payload.
@@ -102,12 +101,10 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
     let limits = state.body_limits.with_limit(API_BODY_LIMIT);
     warp::path!("api" / "rules" / "preview")
         .and(warp::post())
-        .and(request_target())
-        .and(warp::header::headers_cloned())
-        .and(with_state(state))
+        .and(caller::connect(state, QshRule::RequestOrContext))
         .and(crate::body::read(limits))
-        .then(|request, headers, state, body| async move {
-            preview(request, headers, state, body)
+        .then(|caller, body| async move {
+            preview(caller, body)
                 .await
                 .unwrap_or_else(Reply::into_response)
         })
@@ -115,14 +112,8 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
 }
 
 /// Any user of the site may preview: it reads only the built-in samples.
-#[tracing::instrument(name = "rules_preview", skip_all, fields(client_key))]
-async fn preview(
-    request: RequestTarget,
-    headers: HeaderMap,
-    state: AppState,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let caller = Caller::authenticate(&state, &headers, &request).await?;
+#[tracing::instrument(name = "rules_preview", skip_all)]
+async fn preview(caller: Caller, body: Bytes) -> Result<Response, ApiError> {
     let preview: PreviewRequest = serde_json::from_slice(&body).map_err(|_| {
         ApiError::bad_request(
             "invalid_body",

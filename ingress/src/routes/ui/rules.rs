@@ -1,20 +1,20 @@
 //! The rules API of the rules page: list (any user of the site), create, enable/disable and
 //! delete (site admins only). Every store call takes the caller's clientKey, so a rule id of
 //! another tenant is simply not found.
+use common::connect::QshRule;
 use common::rules::{FieldError, RuleSpec, RuleStoreError};
 use common::tenant::ProductType;
 use serde::Deserialize;
 use warp::filters::BoxedFilter;
 use warp::http::header::{HeaderValue, LOCATION};
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::StatusCode;
 use warp::hyper::body::Bytes;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::caller::Caller;
 use super::view::RuleView;
 use super::{json, API_BODY_LIMIT};
-use crate::auth::{request_target, RequestTarget};
+use crate::caller::{self, Caller};
 use crate::errors::ApiError;
 use crate::routes::with_state;
 use crate::state::AppState;
@@ -31,36 +31,33 @@ struct Change {
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let limits = state.body_limits.with_limit(API_BODY_LIMIT);
-    let caller = move || {
-        request_target()
-            .and(warp::header::headers_cloned())
-            .and(with_state(state.clone()))
+    let authenticated = {
+        let state = state.clone();
+        move || {
+            caller::connect(state.clone(), QshRule::RequestOrContext).and(with_state(state.clone()))
+        }
     };
     let body = move || crate::body::read(limits.clone());
     let list = warp::path!("api" / "rules")
         .and(warp::get())
-        .and(caller())
-        .then(|request, headers, state| async move { answer(list(request, headers, state).await) });
+        .and(authenticated())
+        .then(|caller, state| async move { answer(list(caller, state).await) });
     let create = warp::path!("api" / "rules")
         .and(warp::post())
-        .and(caller())
+        .and(authenticated())
         .and(body())
-        .then(|request, headers, state, body| async move {
-            answer(create(request, headers, state, body).await)
-        });
+        .then(|caller, state, body| async move { answer(create(caller, state, body).await) });
     let change = warp::path!("api" / "rules" / i64)
         .and(warp::patch())
-        .and(caller())
+        .and(authenticated())
         .and(body())
-        .then(|id, request, headers, state, body| async move {
-            answer(change(id, request, headers, state, body).await)
-        });
+        .then(
+            |id, caller, state, body| async move { answer(change(id, caller, state, body).await) },
+        );
     let remove = warp::path!("api" / "rules" / i64)
         .and(warp::delete())
-        .and(caller())
-        .then(|id, request, headers, state| async move {
-            answer(remove(id, request, headers, state).await)
-        });
+        .and(authenticated())
+        .then(|id, caller, state| async move { answer(remove(id, caller, state).await) });
     list.or(create)
         .unify()
         .or(change)
@@ -74,16 +71,16 @@ fn answer(result: Result<Response, impl Reply>) -> Response {
     result.unwrap_or_else(Reply::into_response)
 }
 
-#[tracing::instrument(name = "rules_list", skip_all, fields(client_key))]
-async fn list(
-    request: RequestTarget,
-    headers: HeaderMap,
-    state: AppState,
-) -> Result<Response, ApiError> {
-    let caller = Caller::authenticate(&state, &headers, &request).await?;
+#[tracing::instrument(name = "rules_list", skip_all)]
+async fn list(caller: Caller, state: AppState) -> Result<Response, ApiError> {
     // Fresh from the database: another replica may have changed them within the cache's TTL.
-    state.rules.invalidate(&caller.tenant.client_key).await;
+    state
+        .stores
+        .rules
+        .invalidate(&caller.tenant.client_key)
+        .await;
     let rules = state
+        .stores
         .rules
         .list(&caller.tenant.client_key)
         .await
@@ -92,20 +89,19 @@ async fn list(
     Ok(json(StatusCode::OK, &serde_json::json!({ "rules": views })))
 }
 
-#[tracing::instrument(name = "rules_create", skip_all, fields(client_key, rule_id))]
-async fn create(
-    request: RequestTarget,
-    headers: HeaderMap,
-    state: AppState,
-    body: Bytes,
-) -> Result<Response, Refusal> {
-    let caller = Caller::authenticate(&state, &headers, &request).await?;
+#[tracing::instrument(name = "rules_create", skip_all, fields(rule_id))]
+async fn create(caller: Caller, state: AppState, body: Bytes) -> Result<Response, Refusal> {
     caller.require_admin(&state).await?;
     let client_key = &caller.tenant.client_key;
     let spec: RuleSpec = serde_json::from_slice(&body)
         .map_err(|error| Refusal::Invalid(vec![field_error("rule", error.to_string())]))?;
     check(&state, &spec, caller.tenant.product_type)?;
-    let existing = state.rules.list(client_key).await.map_err(store_error)?;
+    let existing = state
+        .stores
+        .rules
+        .list(client_key)
+        .await
+        .map_err(store_error)?;
     if existing.len() >= MAX_RULES_PER_TENANT {
         return Err(Refusal::Invalid(vec![field_error(
             "rule",
@@ -113,6 +109,7 @@ async fn create(
         )]));
     }
     let rule = state
+        .stores
         .rules
         .add(client_key, &spec)
         .await
@@ -126,15 +123,13 @@ async fn create(
     Ok(response)
 }
 
-#[tracing::instrument(name = "rules_change", skip_all, fields(client_key, rule_id = id))]
+#[tracing::instrument(name = "rules_change", skip_all, fields(rule_id = id))]
 async fn change(
     id: i64,
-    request: RequestTarget,
-    headers: HeaderMap,
+    caller: Caller,
     state: AppState,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = Caller::authenticate(&state, &headers, &request).await?;
     caller.require_admin(&state).await?;
     let change: Change = serde_json::from_slice(&body).map_err(|_| {
         ApiError::bad_request(
@@ -144,11 +139,17 @@ async fn change(
     })?;
     let client_key = &caller.tenant.client_key;
     let found = state
+        .stores
         .rules
         .set_enabled(client_key, id, change.enabled)
         .await
         .map_err(store_error)?;
-    let rules = state.rules.list(client_key).await.map_err(store_error)?;
+    let rules = state
+        .stores
+        .rules
+        .list(client_key)
+        .await
+        .map_err(store_error)?;
     let rule = rules
         .iter()
         .find(|rule| rule.id == id)
@@ -158,16 +159,11 @@ async fn change(
     Ok(json(StatusCode::OK, &RuleView::from(rule)))
 }
 
-#[tracing::instrument(name = "rules_delete", skip_all, fields(client_key, rule_id = id))]
-async fn remove(
-    id: i64,
-    request: RequestTarget,
-    headers: HeaderMap,
-    state: AppState,
-) -> Result<Response, ApiError> {
-    let caller = Caller::authenticate(&state, &headers, &request).await?;
+#[tracing::instrument(name = "rules_delete", skip_all, fields(rule_id = id))]
+async fn remove(id: i64, caller: Caller, state: AppState) -> Result<Response, ApiError> {
     caller.require_admin(&state).await?;
     let removed = state
+        .stores
         .rules
         .remove(&caller.tenant.client_key, id)
         .await
