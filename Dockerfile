@@ -21,10 +21,11 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json \
+RUN cargo chef cook --release --locked --no-default-features --recipe-path recipe.json \
       --bin hookline --bin ingress --bin worker
 COPY . .
-RUN cargo build --release --locked --bin hookline --bin ingress --bin worker \
+# No default features: the production hookline leaves out the demo and its simulator.
+RUN cargo build --release --locked --no-default-features --bin hookline --bin ingress --bin worker \
  && strip target/release/hookline target/release/ingress target/release/worker
 
 FROM debian:bookworm-slim AS runtime

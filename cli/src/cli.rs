@@ -23,6 +23,7 @@ pub enum Command {
     Up(UpArgs),
     /// A one-minute tour: the pipeline and the Connect simulator together, two tenants, a few
     /// webhooks, and what was posted back.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Apply or inspect database migrations.
     Migrate(MigrateArgs),
@@ -287,6 +288,7 @@ pub struct UpArgs {
     pub database_url: Option<String>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where the demo keeps its database (a temporary directory by default).

@@ -134,6 +134,7 @@ fn an_invalid_setting_is_reported_by_name() {
     assert!(error.contains("app.base_url"), "{error}");
 }
 
+#[cfg(feature = "demo")]
 #[test]
 fn demo_runs_the_whole_pipeline_and_prints_the_posted_comments() {
     let output = hookline(&["demo"]);
@@ -149,6 +150,10 @@ fn demo_runs_the_whole_pipeline_and_prints_the_posted_comments() {
         "{text}"
     );
     assert!(text.contains("New page <b>Release notes 2.0</b>"), "{text}");
+    assert!(
+        text.contains("194347009  label     discussed"),
+        "a Confluence comment acts on its page: {text}"
+    );
     assert!(
         text.contains("2 comments on Jira") && text.contains("0 refused calls"),
         "{text}"

@@ -56,6 +56,7 @@ async fn secrets_of(data_dir: &Path) -> Vec<String> {
     secrets
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn a_full_flow_at_debug_level_logs_json_without_secrets_tokens_or_payloads() {
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -2,7 +2,9 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    register_histogram_vec_with_registry, register_int_counter_vec_with_registry,
+    register_int_gauge_with_registry, Encoder, HistogramOpts, HistogramVec, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Handles to every metric; cheap to clone.
@@ -20,30 +22,6 @@ pub struct Metrics {
     bodies_too_large: IntCounterVec,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric =
-        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric registered once");
-    metric
-}
-
-fn histogram(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-    buckets: Vec<f64>,
-) -> HistogramVec {
-    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
-        .expect("valid metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric registered once");
-    metric
-}
-
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
@@ -52,66 +30,65 @@ impl Metrics {
     /// Creates every metric in a fresh registry.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let broker_connected = IntGauge::new(
-            "hookline_broker_connected",
-            "1 while the ingress has a confirmed channel to the broker",
-        )
-        .expect("valid metric definition");
-        registry
-            .register(Box::new(broker_connected.clone()))
-            .expect("metric registered once");
+        // Registering a fresh, valid metric in a fresh registry cannot fail.
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            register_int_counter_vec_with_registry!(Opts::new(name, help), labels, registry)
+                .expect("a new metric registers")
+        };
+        let latency = |name: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+            register_histogram_vec_with_registry!(opts, labels, registry)
+                .expect("a new metric registers")
+        };
         Self {
             requests: counter(
-                &registry,
                 "hookline_http_requests_total",
                 "HTTP requests by route and status",
                 &["route", "status"],
             ),
-            request_duration: histogram(
-                &registry,
+            request_duration: latency(
                 "hookline_http_request_duration_seconds",
                 "HTTP request duration by route",
                 &["route"],
-                LATENCY_BUCKETS.to_vec(),
             ),
             jwt_rejections: counter(
-                &registry,
                 "hookline_jwt_rejections_total",
                 "Refused Connect JWTs by reason",
                 &["reason"],
             ),
-            publish_confirm: histogram(
-                &registry,
+            publish_confirm: latency(
                 "hookline_publish_confirm_duration_seconds",
                 "Time from publish to broker confirm",
                 &["outcome"],
-                LATENCY_BUCKETS.to_vec(),
             ),
             publish_failures: counter(
-                &registry,
                 "hookline_publish_failures_total",
                 "Events not confirmed by the broker, by reason",
                 &["reason"],
             ),
             installs: counter(
-                &registry,
                 "hookline_lifecycle_total",
                 "Lifecycle callbacks by event and outcome",
                 &["event", "outcome"],
             ),
             events_accepted: counter(
-                &registry,
                 "hookline_events_accepted_total",
                 "Webhooks confirmed by the broker, by product",
                 &["product"],
             ),
             bodies_too_large: counter(
-                &registry,
                 "hookline_webhook_bodies_too_large_total",
                 "Verified webhooks refused with 413 (the product does not retry them), by product and event",
                 &["product", "event"],
             ),
-            broker_connected,
+            broker_connected: register_int_gauge_with_registry!(
+                Opts::new(
+                    "hookline_broker_connected",
+                    "1 while the ingress has a confirmed channel to the broker",
+                ),
+                registry
+            )
+            .expect("a new metric registers"),
             registry,
         }
     }

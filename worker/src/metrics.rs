@@ -2,7 +2,9 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    register_histogram_vec_with_registry, register_int_counter_vec_with_registry,
+    register_int_gauge_with_registry, Encoder, HistogramOpts, HistogramVec, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Handles to every metric; cheap to clone.
@@ -21,24 +23,6 @@ pub struct Metrics {
     broker_connected: IntGauge,
 }
 
-fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric registered once");
-    metric
-}
-
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(
-        registry,
-        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
-    )
-}
-
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-    register(registry, IntGauge::new(name, help).expect("valid metric"))
-}
-
 impl Metrics {
     /// Creates every metric in a fresh registry.
     pub fn new() -> Self {
@@ -46,66 +30,63 @@ impl Metrics {
         let buckets = vec![
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
         ];
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "hookline_event_processing_duration_seconds",
-                "Time to process one event, by outcome",
-            )
-            .buckets(buckets),
-            &["outcome"],
-        )
-        .expect("valid metric");
+        // Registering a fresh, valid metric in a fresh registry cannot fail.
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            register_int_counter_vec_with_registry!(Opts::new(name, help), labels, registry)
+                .expect("a new metric registers")
+        };
+        let gauge = |name: &str, help: &str| {
+            register_int_gauge_with_registry!(Opts::new(name, help), registry)
+                .expect("a new metric registers")
+        };
         Self {
             consumed: counter(
-                &registry,
                 "hookline_events_consumed_total",
                 "Events taken from the queue, by product",
                 &["product"],
             ),
             processed: counter(
-                &registry,
                 "hookline_events_processed_total",
                 "Events finished, by outcome",
                 &["outcome"],
             ),
-            duration: register(&registry, duration),
+            duration: register_histogram_vec_with_registry!(
+                HistogramOpts::new(
+                    "hookline_event_processing_duration_seconds",
+                    "Time to process one event, by outcome",
+                )
+                .buckets(buckets),
+                &["outcome"],
+                registry
+            )
+            .expect("a new metric registers"),
             outbound: counter(
-                &registry,
                 "hookline_outbound_requests_total",
                 "Calls to Jira/Confluence by product and status class",
                 &["product", "status_class"],
             ),
             retries: counter(
-                &registry,
                 "hookline_event_retries_total",
                 "Events sent to a delay queue, by reason",
                 &["reason"],
             ),
             dead_letters: counter(
-                &registry,
                 "hookline_dead_letters_total",
                 "Events dead-lettered, by reason",
                 &["reason"],
             ),
             duplicates: counter(
-                &registry,
                 "hookline_duplicate_effects_skipped_total",
                 "Effects skipped because the ledger shows them done",
                 &["product"],
             ),
             throttled: counter(
-                &registry,
                 "hookline_tenant_throttle_events_total",
                 "A tenant was paused by 429/503 Retry-After (no tenant label)",
                 &["product"],
             ),
-            in_flight: gauge(
-                &registry,
-                "hookline_events_in_flight",
-                "Events being processed now",
-            ),
+            in_flight: gauge("hookline_events_in_flight", "Events being processed now"),
             broker_connected: gauge(
-                &registry,
                 "hookline_worker_broker_connected",
                 "1 while the worker consumes from the broker",
             ),
@@ -170,12 +151,9 @@ impl Metrics {
         self.broker_connected.set(i64::from(up));
     }
 
-    /// Adds a collector owned elsewhere (the queue poller's gauges) to this registry.
-    pub fn register(
-        &self,
-        collector: Box<dyn prometheus::core::Collector>,
-    ) -> prometheus::Result<()> {
-        self.registry.register(collector)
+    /// The registry, for collectors owned elsewhere (the queue poller's gauges).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The Prometheus text exposition.

@@ -5,6 +5,7 @@
 //! and quorum queue, on one confirm channel) with `in_flight` confirms awaited at once:
 //! back to back for the rate, or at a fixed rate for the broker's own confirm latency at the
 //! load the ingress was given.
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use crate::cli::CeilingArgs;
 use crate::cpu::{CpuTimes, CpuUse};
 use crate::fixture;
 use crate::load::Pace;
+use crate::report::{pace, percentiles, thousands};
 
 const ROUTING_KEY: &str = "jira.jira:issue_created";
 const CLIENT_KEY: &str = "tenant-0";
@@ -107,6 +109,41 @@ pub async fn run(args: &CeilingArgs, pace: Pace) -> anyhow::Result<CeilingResult
         cpu,
         queued,
     })
+}
+
+/// The report of a ceiling run.
+pub fn report(result: &CeilingResult) -> String {
+    let args = &result.args;
+    let mut out = match result.pace {
+        Pace::Closed => String::from("## Broker ceiling: confirmed publishes on one channel\n"),
+        Pace::Open { .. } => format!(
+            "## Broker alone, {}: confirmed publishes on one channel\n",
+            pace(result.pace, "msgs/s")
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "messages   {} x {} B, {} confirms in flight (after {} warm-up)",
+        result.confirmed + result.failed,
+        result.message_bytes,
+        args.in_flight,
+        args.warmup_messages
+    );
+    let _ = writeln!(
+        out,
+        "rate       {} msgs/s confirmed ({:.2} s)",
+        thousands(result.per_sec()),
+        result.elapsed.as_secs_f64()
+    );
+    let _ = writeln!(out, "confirm    {}", percentiles(&result.confirm_us));
+    let _ = writeln!(out, "failed     {}", result.failed);
+    let _ = writeln!(
+        out,
+        "queued     {} (warm-up included), then deleted",
+        result.queued
+    );
+    let _ = write!(out, "cpu        {}", result.cpu);
+    out
 }
 
 struct Publisher<'a> {

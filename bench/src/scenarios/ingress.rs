@@ -1,14 +1,16 @@
 //! Signed webhooks at the in-process ingress: install tenants, sign every request, warm up
 //! (every tenant into the ingress's cache, connections open, queue created), then measure.
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::cli::{LoadArgs, RuntimeArgs};
-use crate::cpu::{CpuTimes, CpuUse};
+use crate::cpu::{CpuTimes, CpuUse, INGRESS_THREAD, LAPIN_THREAD};
 use crate::fixture;
 use crate::harness::IngressUnderTest;
 use crate::load::{self, LoadPlan, LoadResult, Pace};
+use crate::report::{cpu_per_request, load_lines, outcomes_line, pace, requests_line, threads};
 use crate::signed::{sign_webhooks, BenchTenant};
 
 /// What one ingress run measured.
@@ -47,6 +49,36 @@ pub async fn run(
         cpu,
         queued,
     })
+}
+
+/// The report of an ingress run.
+pub fn report(result: &IngressResult) -> String {
+    let (args, load) = (&result.args, &result.load);
+    let mut out = format!("## Ingress, {}\n", pace(result.pace, "req/s"));
+    requests_line(&mut out, args, load);
+    let _ = writeln!(
+        out,
+        "threads    ingress runtime {}, load generator runtime {}",
+        threads(result.runtime.ingress_threads),
+        result.runtime.load_threads
+    );
+    load_lines(&mut out, load);
+    if result.runtime.ingress_threads > 0 && load.accepted() > 0 {
+        let _ = writeln!(
+            out,
+            "cost       {:.0} us of ingress runtime CPU per request, {:.0} us in lapin's I/O thread",
+            cpu_per_request(&result.cpu, INGRESS_THREAD, load),
+            cpu_per_request(&result.cpu, LAPIN_THREAD, load)
+        );
+    }
+    outcomes_line(&mut out, load);
+    let _ = writeln!(
+        out,
+        "queued     {} (warm-up included), then deleted",
+        result.queued
+    );
+    let _ = write!(out, "cpu        {}", result.cpu);
+    out
 }
 
 async fn measure(

@@ -8,7 +8,6 @@ pub mod peer;
 
 use crate::cli::{Command, RuntimeArgs};
 use crate::load::Pace;
-use crate::report;
 
 /// Runs one subcommand and prints its report on standard output.
 pub async fn run(command: Command, runtime: RuntimeArgs) -> anyhow::Result<()> {
@@ -16,18 +15,18 @@ pub async fn run(command: Command, runtime: RuntimeArgs) -> anyhow::Result<()> {
         Command::Ceiling(args) => {
             let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
             let result = ceiling::run(&args.ceiling, pace).await?;
-            println!("{}", report::ceiling(&result));
+            println!("{}", ceiling::report(&result));
         }
         Command::Ingress(args) => {
             let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
             let result = ingress::run(&args.load, pace, runtime).await?;
-            println!("{}", report::ingress(&result));
+            println!("{}", ingress::report(&result));
         }
         Command::Peer(args) => {
             let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
             for &processes in &args.processes {
                 let result = peer::run(&args.load, pace, processes, runtime.load_threads).await?;
-                println!("{}\n", report::peer(&result));
+                println!("{}\n", peer::report(&result));
             }
         }
         Command::E2e(args) => e2e::command(&args).await?,

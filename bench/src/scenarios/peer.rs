@@ -3,16 +3,20 @@
 //! then 202 and nothing else), loaded exactly as the ingress is: the same tenants, the same kind
 //! of pre-signed requests, the same body, the same load generator. hookline's ingress does
 //! strictly more per request (a confirmed, persistent publish).
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
 
 use crate::cli::LoadArgs;
-use crate::cpu::{CpuTimes, CpuUse};
+use crate::cpu::{CpuTimes, CpuUse, PEER};
 use crate::fixture;
 use crate::load::{self, LoadPlan, LoadResult, Outcome, Pace};
 use crate::peer_app::PeerUnderTest;
+use crate::report::{
+    cpu_per_request, load_lines, outcomes_line, pace, peer_processes, requests_line,
+};
 use crate::signed::{sign_webhooks, BenchTenant, SignedWebhook};
 
 /// Another route of the same app: a token signed for it must not open the webhook route.
@@ -80,6 +84,43 @@ pub async fn run(
         load,
         cpu,
     })
+}
+
+/// The report of a peer run.
+pub fn report(result: &PeerResult) -> String {
+    let (args, load, preflight) = (&result.args, &result.load, &result.preflight);
+    let mut out = format!(
+        "## Peer: atlassian-connect-express, {}, {}\n",
+        peer_processes(result.processes),
+        pace(result.pace, "req/s")
+    );
+    requests_line(&mut out, args, load);
+    let _ = writeln!(
+        out,
+        "peer       {}: JWT check over an in-memory store, then 202 (no queue, no publish)",
+        result.description
+    );
+    let _ = writeln!(
+        out,
+        "preflight  good token {}, wrong secret {}, token for another path {}",
+        preflight.good, preflight.forged, preflight.other_path
+    );
+    let _ = writeln!(
+        out,
+        "threads    load generator runtime {}",
+        result.load_threads
+    );
+    load_lines(&mut out, load);
+    if load.accepted() > 0 {
+        let _ = writeln!(
+            out,
+            "cost       {:.0} us of node CPU per request",
+            cpu_per_request(&result.cpu, PEER, load)
+        );
+    }
+    outcomes_line(&mut out, load);
+    let _ = write!(out, "cpu        {}", result.cpu);
+    out
 }
 
 async fn measure(

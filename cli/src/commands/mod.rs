@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 mod admin;
+#[cfg(feature = "demo")]
 mod demo;
 mod dlq;
 mod jwt;
@@ -18,6 +19,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
     match cli.command {
         Command::Up(args) => up::run(config, args).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await,
         Command::Migrate(args) => migrate::run(config, args).await,
         Command::Jwt(JwtCommand::Qsh(args)) => Ok(jwt::qsh(&args)),

@@ -20,7 +20,10 @@ use common::config::Settings;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
-use prometheus::{GaugeVec, IntGaugeVec, Opts};
+use prometheus::{
+    register_gauge_vec_with_registry, register_int_gauge_vec_with_registry, GaugeVec, IntGaugeVec,
+    Opts,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -60,33 +63,33 @@ struct QueueGauges {
 
 impl QueueGauges {
     fn register(metrics: &Metrics) -> prometheus::Result<Self> {
-        let gauges = Self {
-            messages: IntGaugeVec::new(
+        let registry = metrics.registry();
+        Ok(Self {
+            messages: register_int_gauge_vec_with_registry!(
                 Opts::new(
                     "hookline_queue_messages",
                     "Messages ready in hookline's queues (retry: every delay queue summed), polled from the broker",
                 ),
                 &["queue"],
+                registry
             )?,
-            consumers: IntGaugeVec::new(
+            consumers: register_int_gauge_vec_with_registry!(
                 Opts::new(
                     "hookline_queue_consumers",
                     "Consumers attached to the queue, polled from the broker",
                 ),
                 &["queue"],
+                registry
             )?,
-            oldest_age: GaugeVec::new(
+            oldest_age: register_gauge_vec_with_registry!(
                 Opts::new(
                     "hookline_queue_oldest_message_age_seconds",
                     "Age of the message at the head of the queue (RabbitMQ management API)",
                 ),
                 &["queue"],
+                registry
             )?,
-        };
-        metrics.register(Box::new(gauges.messages.clone()))?;
-        metrics.register(Box::new(gauges.consumers.clone()))?;
-        metrics.register(Box::new(gauges.oldest_age.clone()))?;
-        Ok(gauges)
+        })
     }
 
     fn clear_depth(&self) {

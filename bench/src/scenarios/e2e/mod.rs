@@ -4,6 +4,8 @@
 //! webhook to the simulated Jira, which records when each arrived. Every comment carries the
 //! worker's marker `{webhook id}#{rule id}`, which matches it to its webhook: hence the time
 //! from send to comment, the webhooks lost and the duplicated comments.
+pub mod report;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,6 @@ use crate::cpu::CpuUse;
 use crate::fixture;
 use crate::load::{self, LoadPlan, LoadResult, Pace};
 use crate::pipeline::{Pipeline, PipelineSpec, ProcessFigures};
-use crate::report;
 use crate::signed::sign_webhooks;
 
 /// The offered load without --rate, webhooks per second: under half of what one worker with
