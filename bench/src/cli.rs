@@ -1,5 +1,5 @@
 //! The command line: one subcommand per scenario.
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Load tests of hookline's ingress against real PostgreSQL and RabbitMQ.
 ///
@@ -102,6 +102,29 @@ pub struct IngressArgs {
     /// Offered load in requests per second (open loop); without it, closed loop.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Connect webhooks (HS256 JWT with qsh, each tenant's secret) or Forge events (RS256
+    /// Forge Invocation Tokens against a warm JWKS, each token used once).
+    #[arg(long, value_enum, default_value_t = Protocol::Connect)]
+    pub protocol: Protocol,
+}
+
+/// How the requests at the ingress are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// Signed Connect webhooks at `/webhooks/jira/jira:issue_created`.
+    Connect,
+    /// Forge product events at `/forge/events`.
+    Forge,
+}
+
+impl Protocol {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Connect => "Connect",
+            Self::Forge => "Forge",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

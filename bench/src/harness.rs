@@ -39,8 +39,8 @@ pub struct IngressUnderTest {
 
 impl IngressUnderTest {
     /// Builds and starts the ingress on `threads` worker threads of its own runtime, or on the
-    /// caller's runtime when `threads` is 0.
-    pub async fn start(threads: usize) -> anyhow::Result<Self> {
+    /// caller's runtime when `threads` is 0, with `extra` settings (`HOOKLINE_*` variables).
+    pub async fn start(threads: usize, extra: Vec<(String, String)>) -> anyhow::Result<Self> {
         let own_runtime = (threads > 0)
             .then(|| {
                 tokio::runtime::Builder::new_multi_thread()
@@ -54,7 +54,7 @@ impl IngressUnderTest {
         let handle = own_runtime
             .as_ref()
             .map_or_else(Handle::current, |runtime| runtime.handle().clone());
-        match Self::launch(&handle).await {
+        match Self::launch(&handle, extra).await {
             Ok(launched) => Ok(Self {
                 handle,
                 own_runtime,
@@ -72,10 +72,10 @@ impl IngressUnderTest {
 
     /// Creates the database and builds and serves the ingress on `handle`'s runtime (so the
     /// broker link, the pool and the listener live there).
-    async fn launch(handle: &Handle) -> anyhow::Result<Self> {
+    async fn launch(handle: &Handle, extra: Vec<(String, String)>) -> anyhow::Result<Self> {
         let database = TestDatabase::postgres().await;
         let prefix = unique_prefix();
-        let settings = settings(&database.url, &prefix)?;
+        let settings = settings(&database.url, &prefix, extra)?;
         let topology = Topology::new(&prefix, &settings.amqp.retry_delays_secs);
         let shutdown = CancellationToken::new();
         let application = handle
@@ -143,7 +143,11 @@ impl IngressUnderTest {
     }
 }
 
-fn settings(database_url: &str, prefix: &str) -> anyhow::Result<Settings> {
+fn settings(
+    database_url: &str,
+    prefix: &str,
+    extra: Vec<(String, String)>,
+) -> anyhow::Result<Settings> {
     let vars = [
         ("HOOKLINE_SERVER__PORT", "0".to_owned()),
         ("HOOKLINE_DATABASE__URL", database_url.to_owned()),
@@ -154,6 +158,7 @@ fn settings(database_url: &str, prefix: &str) -> anyhow::Result<Settings> {
             ENCRYPTION_KEYS.to_owned(),
         ),
     ];
-    Settings::load_from(None, vars.map(|(name, value)| (name.to_owned(), value)))
+    let vars = vars.map(|(name, value)| (name.to_owned(), value));
+    Settings::load_from(None, vars.into_iter().chain(extra))
         .context("the benchmark's ingress settings")
 }

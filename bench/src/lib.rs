@@ -9,6 +9,7 @@ pub mod cli;
 pub mod comments;
 pub mod cpu;
 pub mod fixture;
+pub mod forge;
 pub mod harness;
 pub mod load;
 pub mod peer_app;

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use crate::signed::SignedWebhook;
 
 const WEBHOOK_ID: &str = "x-atlassian-webhook-identifier";
+const SYSTEM_TOKEN: &str = "x-forge-oauth-system";
 /// Latencies are recorded in microseconds, up to a minute, to three significant digits.
 const MAX_LATENCY_US: u64 = 60_000_000;
 
@@ -215,11 +216,15 @@ async fn send(
     let Some(sender) = connection.as_mut() else {
         return Outcome::ConnectFailed;
     };
-    let request = Request::post(plan.path)
+    let mut request = Request::post(plan.path)
         .header(HOST, "127.0.0.1")
         .header(CONTENT_TYPE, "application/json")
         .header(AUTHORIZATION, webhook.authorization.clone())
-        .header(WEBHOOK_ID, webhook.webhook_id.clone())
+        .header(WEBHOOK_ID, webhook.webhook_id.clone());
+    if let Some(token) = &webhook.system_token {
+        request = request.header(SYSTEM_TOKEN, token.clone());
+    }
+    let request = request
         .body(Full::new(plan.body.clone()))
         .expect("a request built from valid parts");
     let answered = async {

@@ -7,16 +7,20 @@ use hdrhistogram::Histogram;
 
 use crate::cli::LoadArgs;
 use crate::cpu::CpuUse;
-use crate::fixture;
 use crate::load::{LoadResult, Pace};
 
-/// The `requests` line of a signed-webhook load (ingress or peer).
-pub(crate) fn requests_line(out: &mut String, args: &LoadArgs, load: &LoadResult) {
+/// The `requests` line of a signed-webhook load (ingress or peer) of `body_bytes` bodies.
+pub(crate) fn requests_line(
+    out: &mut String,
+    args: &LoadArgs,
+    load: &LoadResult,
+    body_bytes: usize,
+) {
     let _ = writeln!(
         out,
         "requests   {} x {} B, {} connections, {} tenants (after {} warm-up)",
         load.outcomes.values().sum::<u64>(),
-        fixture::JIRA_ISSUE_CREATED.len(),
+        body_bytes,
         args.concurrency,
         args.tenants,
         args.warmup_requests.max(args.tenants)

@@ -61,6 +61,8 @@ pub struct SignedWebhook {
     pub authorization: HeaderValue,
     /// `X-Atlassian-Webhook-Identifier`, unique within the run.
     pub webhook_id: HeaderValue,
+    /// `x-forge-oauth-system`: the app system token a Forge call brings.
+    pub system_token: Option<HeaderValue>,
 }
 
 /// `count` webhooks for `path`, from the tenants in turn, each with its own token and id.
@@ -91,6 +93,7 @@ pub fn sign_webhooks(
             Ok(SignedWebhook {
                 authorization: HeaderValue::try_from(format!("JWT {token}"))?,
                 webhook_id: HeaderValue::try_from(format!("{run}-{index}"))?,
+                system_token: None,
             })
         })
         .collect()
@@ -140,8 +143,8 @@ mod tests {
         }
         struct Holder(SharedSecret);
         impl common::connect::HasSharedSecret for Holder {
-            fn shared_secret(&self) -> &SharedSecret {
-                &self.0
+            fn shared_secret(&self) -> Option<&SharedSecret> {
+                Some(&self.0)
             }
         }
         let tenant = BenchTenant::numbered(7);

@@ -42,6 +42,32 @@ pub enum Command {
     /// Manage the keys that encrypt tenant secrets at rest.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// hookline as the remote of a Forge app: the app's manifest.
+    #[command(subcommand)]
+    Forge(ForgeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ForgeCommand {
+    /// Print the Forge app's manifest.yml (YAML on standard output), hookline as its remote.
+    ///
+    /// From the settings: forge.app_id (required) is the app's id, app.base_url the remote's
+    /// baseUrl, and app.webhooks the events its triggers send (with the scopes they and
+    /// hookline's actions need). Deploy it with Atlassian's forge CLI (`forge deploy`,
+    /// `forge install`), which this command does not run.
+    Manifest(ForgeManifestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ForgeManifestArgs {
+    /// The Forge runtime the manifest names (Forge requires one even when, as here, every
+    /// module runs on the remote).
+    #[arg(
+        long,
+        default_value = "nodejs22.x",
+        value_parser = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
+    )]
+    pub runtime: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,7 +152,7 @@ pub enum DlqCommand {
     /// takes every message with basic.get and returns them all with nack(requeue) at the end,
     /// which may change their order in the queue.
     List {
-        /// Only this tenant's dead letters.
+        /// Only this tenant's dead letters (a Forge tenant: its key or its installation ARI).
         #[arg(long, value_name = "CLIENT_KEY")]
         client_key: Option<String>,
     },
@@ -169,7 +195,7 @@ pub struct DlqSelect {
     /// The dead letter with this id.
     #[arg(long)]
     pub id: Option<String>,
-    /// Every dead letter of this tenant.
+    /// Every dead letter of this tenant (a Forge tenant: its key or its installation ARI).
     #[arg(long, value_name = "CLIENT_KEY")]
     pub client_key: Option<String>,
     /// Every dead letter.

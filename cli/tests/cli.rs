@@ -158,6 +158,11 @@ fn demo_runs_the_whole_pipeline_and_prints_the_posted_comments() {
         text.contains("2 comments on Jira") && text.contains("0 refused calls"),
         "{text}"
     );
+    assert!(
+        text.contains("Thanks! FRG-1 reached us through Forge.")
+            && text.contains("1 through Forge"),
+        "a Forge installation's event, delivered twice, comments once: {text}"
+    );
 }
 
 #[test]

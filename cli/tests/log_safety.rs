@@ -1,6 +1,7 @@
 //! Logs never carry a secret, a token or a payload: `hookline demo` runs the whole flow
 //! (signed installs, webhooks, rules, signed calls back) with JSON logs at debug level, and
 //! every line is checked against the secrets, keys and payload texts of that very run.
+#![cfg(feature = "demo")]
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -11,13 +12,15 @@ use common::crypto::Keyring;
 use common::tenant::{ProductType, TenantStore};
 
 /// Texts of the demo's webhook payloads and of the comments its rules render.
-const PAYLOAD_TEXTS: [&str; 6] = [
+const PAYLOAD_TEXTS: [&str; 8] = [
     "Login fails on Safari",
     "Export is slow",
     "Not our project",
     "Release notes 2.0",
     "queued for triage",
     "reviewers notified",
+    "Forge event",
+    "reached us through Forge",
 ];
 
 /// Whether `line` holds something shaped like a JWT: `eyJ...` (a base64url JSON header), a
@@ -34,7 +37,8 @@ fn contains_jwt(line: &str) -> bool {
     })
 }
 
-/// The secrets of the demo's run: every key in its key file, every tenant's sharedSecret.
+/// The secrets of the demo's run: every key in its key file, every Connect tenant's
+/// sharedSecret, the Forge installation's app system token.
 async fn secrets_of(data_dir: &Path) -> Vec<String> {
     let key_file = data_dir.join("hookline.key");
     let text = std::fs::read_to_string(&key_file).expect("the demo's key file");
@@ -51,12 +55,27 @@ async fn secrets_of(data_dir: &Path) -> Vec<String> {
     let keyring = Keyring::load_key_file(&key_file).expect("the key file loads");
     let store = TenantStore::new(db, Arc::new(keyring), Duration::ZERO);
     let tenants = store.list().await.expect("the demo's tenants");
-    assert_eq!(tenants.len(), 2, "the demo installed two sites");
-    secrets.extend(tenants.iter().map(|t| t.shared_secret.expose().to_owned()));
+    assert_eq!(
+        tenants.len(),
+        3,
+        "the demo installed two Connect sites and a Forge one"
+    );
+    for tenant in &tenants {
+        match (&tenant.shared_secret, &tenant.forge) {
+            (Some(secret), _) => secrets.push(secret.expose().to_owned()),
+            (None, Some(forge)) => {
+                let token = forge
+                    .token
+                    .as_ref()
+                    .expect("the Forge installation's token");
+                secrets.push(token.expose().to_owned());
+            }
+            (None, None) => panic!("{} has neither a secret nor a token", tenant.client_key),
+        }
+    }
     secrets
 }
 
-#[cfg(feature = "demo")]
 #[tokio::test]
 async fn a_full_flow_at_debug_level_logs_json_without_secrets_tokens_or_payloads() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -78,7 +97,7 @@ async fn a_full_flow_at_debug_level_logs_json_without_secrets_tokens_or_payloads
     // its effects (the demo test checks that).
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
-        printed.contains("4. sent 6 signed webhooks") && printed.contains("5. what the pipeline"),
+        printed.contains("4. sent 6 signed webhooks") && printed.contains("7. what the pipeline"),
         "{printed}\n{logs}"
     );
 

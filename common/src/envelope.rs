@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::tenant::{ClientKey, ProductType, TenantId};
+use crate::tenant::{ClientKey, ForgeInstallation, ProductType, TenantId};
 
 /// Room for an envelope's fields around its payload, bytes (ids, names, timestamps).
 const ENVELOPE_OVERHEAD: usize = 1024;
@@ -26,7 +26,10 @@ pub enum QueueMessage {
 /// One verified webhook, tagged with its tenant.
 ///
 /// On the wire (version 1) a Connect tenant is the field `client_key`, as it has been since
-/// the first release: an older worker reads a newer ingress's envelopes and the reverse.
+/// the first release: an older worker reads a newer ingress's envelopes and the reverse. A
+/// Forge tenant is the field `forge` (`installation_id`, `cloud_id`) and no `client_key`: a
+/// worker of a release before Forge cannot read it and dead-letters it, to be replayed once
+/// it is upgraded (docs/operations.md: enable Forge after the workers run this release).
 #[derive(Debug, Clone)]
 pub struct EventEnvelope {
     /// hookline's id of this receipt (new for every request, including Jira's retries).
@@ -69,7 +72,10 @@ impl EventEnvelope {
 #[derive(Serialize)]
 struct WireRef<'a> {
     event_id: &'a Uuid,
-    client_key: &'a ClientKey,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_key: Option<&'a ClientKey>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forge: Option<&'a ForgeInstallation>,
     product: ProductType,
     event: &'a str,
     webhook_id: &'a Option<String>,
@@ -84,6 +90,7 @@ struct WireRef<'a> {
 struct Wire {
     event_id: Uuid,
     client_key: Option<ClientKey>,
+    forge: Option<ForgeInstallation>,
     product: ProductType,
     event: String,
     webhook_id: Option<String>,
@@ -95,10 +102,14 @@ struct Wire {
 
 impl Serialize for EventEnvelope {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let TenantId::Connect(client_key) = &self.tenant;
+        let (client_key, forge) = match &self.tenant {
+            TenantId::Connect(client_key) => (Some(client_key), None),
+            TenantId::Forge(forge) => (None, Some(forge)),
+        };
         WireRef {
             event_id: &self.event_id,
             client_key,
+            forge,
             product: self.product,
             event: &self.event,
             webhook_id: &self.webhook_id,
@@ -114,9 +125,11 @@ impl Serialize for EventEnvelope {
 impl<'de> Deserialize<'de> for EventEnvelope {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = Wire::deserialize(deserializer)?;
-        let tenant = match wire.client_key {
-            Some(client_key) => TenantId::Connect(client_key),
-            None => return Err(D::Error::custom("the envelope names no tenant")),
+        let tenant = match (wire.client_key, wire.forge) {
+            (Some(client_key), None) => TenantId::Connect(client_key),
+            (None, Some(forge)) => TenantId::Forge(forge),
+            (None, None) => return Err(D::Error::custom("the envelope names no tenant")),
+            (Some(_), Some(_)) => return Err(D::Error::custom("the envelope names two tenants")),
         };
         Ok(Self {
             event_id: wire.event_id,
@@ -229,5 +242,20 @@ mod tests {
         let message = FIRST_RELEASE.replace(r#""client_key":"tenant-a","#, "");
         let error = QueueMessage::from_bytes(message.as_bytes()).unwrap_err();
         assert!(error.to_string().contains("names no tenant"), "{error}");
+    }
+
+    #[test]
+    fn a_forge_tenant_is_its_installation_and_cloud_on_the_wire() {
+        let mut event = envelope(Some("event:abc"));
+        event.tenant = TenantId::Forge(ForgeInstallation {
+            installation_id: crate::forge::InstallationId::parse("0a3a7799-aaaa").unwrap(),
+            cloud_id: crate::forge::CloudId::parse("d0d52620").unwrap(),
+        });
+        let bytes = QueueMessage::encode_event(&event).expect("encodes");
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(!text.contains("client_key"), "{text}");
+        assert!(text.contains(r#""forge":{"installation_id":"ari:cloud:ecosystem::installation/0a3a7799-aaaa","cloud_id":"d0d52620"}"#), "{text}");
+        let QueueMessage::EventV1(back) = QueueMessage::from_bytes(&bytes).expect("parses");
+        assert_eq!(back.tenant, event.tenant);
     }
 }

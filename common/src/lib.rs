@@ -10,6 +10,7 @@
 //! - [`config`]: layered settings (file + `HOOKLINE_` environment) with validation.
 //! - [`telemetry`]: tracing subscriber set-up.
 //! - [`connect`]: the Atlassian Connect JWT core (canonical request, qsh, verify, sign).
+//! - [`forge`]: the Forge remote core (invocation token, installation ids, events, system token).
 //! - [`crypto`]: encryption at rest of tenant secrets (AES-256-GCM, rotatable key ids).
 //! - [`tenant`]: the tenant model, its store and cache.
 //! - [`entities`]: sea-orm entities of the tables created by the `migrations` crate.
@@ -24,6 +25,7 @@ pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod envelope;
+pub mod forge;
 pub mod ledger;
 pub mod queue;
 pub mod rules;

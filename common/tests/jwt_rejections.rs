@@ -19,8 +19,8 @@ const CLIENT_KEY: &str = "tenant-a";
 struct Tenant(SharedSecret);
 
 impl HasSharedSecret for Tenant {
-    fn shared_secret(&self) -> &SharedSecret {
-        &self.0
+    fn shared_secret(&self) -> Option<&SharedSecret> {
+        Some(&self.0)
     }
 }
 

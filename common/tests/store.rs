@@ -2,6 +2,7 @@
 mod support;
 
 use common::connect::verify::TenantLookup;
+use common::connect::SharedSecret;
 use common::entities::tenants;
 use common::tenant::{ClientKey, ProductType, StoreError, TenantState};
 use migrations::{Migrator, MigratorTrait};
@@ -64,7 +65,7 @@ async fn save_install_then_find(backend: Backend) {
     let found = store.find_by_client_key(&ck("site-a")).await.unwrap();
     let found = found.expect("installed tenant is found");
     assert_eq!(found, saved);
-    assert_eq!(found.shared_secret.expose(), "secret-a");
+    assert_eq!(found.shared_secret, Some(SharedSecret::new("secret-a")));
     assert_eq!(found.app_key, "hookline");
     assert_eq!(found.base_url, "https://site-a.atlassian.net/wiki");
     assert_eq!(found.base_path(), "/wiki");
@@ -104,7 +105,15 @@ async fn reinstall_updates_the_secret_and_invalidates_the_cache(backend: Backend
         .await
         .unwrap();
     let cached = store.find_by_client_key(&ck("site-a")).await.unwrap();
-    assert_eq!(cached.unwrap().shared_secret.expose(), "old-secret");
+    assert_eq!(
+        cached
+            .unwrap()
+            .shared_secret
+            .as_ref()
+            .expect("a Connect secret")
+            .expose(),
+        "old-secret"
+    );
 
     let mut payload = install_payload("site-a", "new-secret");
     payload.base_url = "https://renamed.atlassian.net/wiki".into();
@@ -112,7 +121,7 @@ async fn reinstall_updates_the_secret_and_invalidates_the_cache(backend: Backend
 
     let found = store.find_by_client_key(&ck("site-a")).await.unwrap();
     let found = found.unwrap();
-    assert_eq!(found.shared_secret.expose(), "new-secret");
+    assert_eq!(found.shared_secret, Some(SharedSecret::new("new-secret")));
     assert_eq!(found.base_url, "https://renamed.atlassian.net/wiki");
 }
 
@@ -242,7 +251,14 @@ async fn a_ciphertext_copied_from_another_tenant_fails_to_decrypt(backend: Backe
     assert!(matches!(err, StoreError::Crypto(_)), "{err}");
     assert!(!err.to_string().contains("secret-a"));
     let a = store.find_by_client_key(&ck("site-a")).await.unwrap();
-    assert_eq!(a.unwrap().shared_secret.expose(), "secret-a");
+    assert_eq!(
+        a.unwrap()
+            .shared_secret
+            .as_ref()
+            .expect("a Connect secret")
+            .expose(),
+        "secret-a"
+    );
 }
 
 async fn reencrypt_all_moves_every_row_to_the_new_active_key(backend: Backend) {
@@ -262,7 +278,7 @@ async fn reencrypt_all_moves_every_row_to_the_new_active_key(backend: Backend) {
     for site in sites {
         assert!(row(&test, site).await.shared_secret.starts_with("k2:"));
         let tenant = only_new_key.find_by_client_key(&ck(site)).await.unwrap();
-        let secret = tenant.unwrap().shared_secret;
+        let secret = tenant.unwrap().shared_secret.expect("a Connect secret");
         assert_eq!(secret.expose(), format!("secret-{site}"));
     }
 }

@@ -92,7 +92,7 @@ fn tenant(payload: &InstallPayload) -> Tenant {
     Tenant {
         client_key: payload.client_key.clone(),
         app_key: payload.key.clone(),
-        shared_secret: SharedSecret::new("fuzz-secret"),
+        shared_secret: Some(SharedSecret::new("fuzz-secret")),
         base_url: payload.base_url.clone(),
         display_url: None,
         product_type: payload.product_type,
@@ -108,5 +108,6 @@ fn tenant(payload: &InstallPayload) -> Tenant {
         disabled_at: None,
         uninstalled_at: None,
         updated_at: epoch,
+        forge: None,
     }
 }

@@ -55,7 +55,7 @@ fn through_the_queue(payload: Box<RawValue>) {
         received_at: DateTime::<Utc>::from_timestamp(0, 0).expect("epoch"),
         payload,
     };
-    let bytes = QueueMessage::encode_event(&envelope);
+    let bytes = QueueMessage::encode_event(&envelope).expect("an accepted event encodes");
     let QueueMessage::EventV1(read) = QueueMessage::from_bytes(&bytes).expect("consumer reads it");
     assert_eq!(
         read.payload.get(),

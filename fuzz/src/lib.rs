@@ -38,8 +38,8 @@ pub struct FixedTenant {
 }
 
 impl HasSharedSecret for FixedTenant {
-    fn shared_secret(&self) -> &SharedSecret {
-        &self.secret
+    fn shared_secret(&self) -> Option<&SharedSecret> {
+        Some(&self.secret)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod caller;
 pub mod connection;
 pub mod descriptor;
 pub mod errors;
+pub mod forge;
 pub mod install_keys;
 pub mod metrics;
 pub mod publisher;

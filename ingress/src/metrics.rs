@@ -19,6 +19,7 @@ pub struct Metrics {
     broker_connected: IntGauge,
     installs: IntCounterVec,
     events_accepted: IntCounterVec,
+    events_ignored: IntCounterVec,
     bodies_too_large: IntCounterVec,
 }
 
@@ -53,8 +54,8 @@ impl Metrics {
             ),
             jwt_rejections: counter(
                 "hookline_jwt_rejections_total",
-                "Refused Connect JWTs by reason",
-                &["reason"],
+                "Refused tokens (Connect JWTs, Forge invocation tokens) by protocol and reason",
+                &["protocol", "reason"],
             ),
             publish_confirm: latency(
                 "hookline_publish_confirm_duration_seconds",
@@ -73,8 +74,13 @@ impl Metrics {
             ),
             events_accepted: counter(
                 "hookline_events_accepted_total",
-                "Webhooks confirmed by the broker, by product",
-                &["product"],
+                "Events confirmed by the broker, by product and protocol",
+                &["product", "protocol"],
+            ),
+            events_ignored: counter(
+                "hookline_events_ignored_total",
+                "Verified events answered 2xx without being queued, by product and reason",
+                &["product", "reason"],
             ),
             bodies_too_large: counter(
                 "hookline_webhook_bodies_too_large_total",
@@ -103,9 +109,16 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Counts a refused token.
+    /// Counts a refused Connect token.
     pub fn jwt_rejected(&self, reason: &str) {
-        self.jwt_rejections.with_label_values(&[reason]).inc();
+        self.jwt_rejected_by("connect", reason);
+    }
+
+    /// Counts a refused token of `protocol` (`connect`, `forge`).
+    pub fn jwt_rejected_by(&self, protocol: &str, reason: &str) {
+        self.jwt_rejections
+            .with_label_values(&[protocol, reason])
+            .inc();
     }
 
     /// Records a publish and how long its confirm took.
@@ -132,15 +145,27 @@ impl Metrics {
         self.installs.with_label_values(&[event, outcome]).inc();
     }
 
-    /// Counts an accepted webhook.
-    pub fn event_accepted(&self, product: &str) {
-        self.events_accepted.with_label_values(&[product]).inc();
+    /// Counts an accepted event of `protocol` (`connect`, `forge`).
+    pub fn event_accepted(&self, product: &str, protocol: &str) {
+        self.events_accepted
+            .with_label_values(&[product, protocol])
+            .inc();
     }
 
-    /// Creates the per-event series of every subscribed webhook at 0, so that alerts see them
-    /// before the first refusal (a series that appears at 1 shows no increase).
+    /// Counts a verified event answered without being queued (e.g. `self_generated`).
+    pub fn event_ignored(&self, product: &str, reason: &str) {
+        self.events_ignored
+            .with_label_values(&[product, reason])
+            .inc();
+    }
+
+    /// Creates the per-event series of every subscribed webhook (and the per-product ignored
+    /// series) at 0, so that alerts see them before the first refusal (a series that appears
+    /// at 1 shows no increase).
     pub fn expect_webhooks(&self, app: &common::config::AppSettings) {
         for product in app.products() {
+            self.events_ignored
+                .with_label_values(&[product.as_str(), "self_generated"]);
             for event in app.events(product) {
                 self.bodies_too_large
                     .with_label_values(&[product.as_str(), event]);

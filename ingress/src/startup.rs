@@ -15,6 +15,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::admin_check::AdminCheck;
 use crate::body::BodyLimits;
+use crate::forge::ForgeRemote;
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
 use crate::publisher::{connection_name, AmqpPublisher};
@@ -101,8 +102,10 @@ impl Application {
             server.large_body_bytes,
             usize::try_from(server.large_bodies_at_once).unwrap_or(1),
         );
+        let forge = ForgeRemote::from_settings(&settings)?;
         let state = AppState::new(Handles {
             body_limits,
+            forge,
             install_keys: InstallKeys::new(&settings.app.install_keys_url)
                 .context("building the install key client")?,
             verifier: Verifier::new(settings.security.jwt_leeway_secs),

@@ -8,6 +8,7 @@ use common::stores::Stores;
 
 use crate::admin_check::AdminCheck;
 use crate::body::BodyLimits;
+use crate::forge::ForgeRemote;
 use crate::install_keys::InstallKeys;
 use crate::metrics::Metrics;
 use crate::routes::descriptor::Descriptors;
@@ -51,4 +52,6 @@ pub struct Handles {
     pub admin_check: AdminCheck,
     /// How request bodies are read (size limit, read timeout, large-body slots).
     pub body_limits: BodyLimits,
+    /// The Forge remote, when `forge.app_id` is set.
+    pub forge: Option<ForgeRemote>,
 }

@@ -2,7 +2,7 @@
 //! new clientKey; a signed one verified with the *stored* secret of its issuer.
 mod support;
 
-use common::connect::{CanonicalRequest, Claims};
+use common::connect::{CanonicalRequest, Claims, SharedSecret};
 use common::tenant::TenantState;
 use support::{
     assert_error, hs_token, hs_token_with, install_body, lifecycle_body, now, signed_install_token,
@@ -33,7 +33,12 @@ async fn install_unsigned(app: &TestApp, client_key: &str, secret: &str) {
 
 async fn stored_secret(app: &TestApp, client_key: &str) -> String {
     let tenant = app.tenant(client_key).await.expect("the tenant is stored");
-    tenant.shared_secret.expose().to_owned()
+    tenant
+        .shared_secret
+        .as_ref()
+        .expect("a Connect secret")
+        .expose()
+        .to_owned()
 }
 
 async fn webhook_status(app: &TestApp, secret: &str) -> u16 {
@@ -52,7 +57,7 @@ async fn an_unsigned_install_of_a_new_client_key_is_saved() {
     assert_eq!(response.status(), 204);
     let tenant = app.tenant("tenant-a").await.expect("stored");
     assert_eq!(tenant.state, TenantState::Installed);
-    assert_eq!(tenant.shared_secret.expose(), "secret-a");
+    assert_eq!(tenant.shared_secret, Some(SharedSecret::new("secret-a")));
     app.stop().await;
 }
 

@@ -2,6 +2,7 @@
 //! checked against the key server's key, then tenant state driven by every callback.
 mod support;
 
+use common::connect::SharedSecret;
 use common::tenant::TenantState;
 use support::{
     assert_error, hs_token, install_body, install_token, lifecycle_body, signed_install_token,
@@ -39,7 +40,7 @@ async fn a_signed_install_stores_the_tenant_as_installed_and_enabled_then_marks_
     assert_eq!(response.status(), 204);
     let tenant = app.tenant("tenant-a").await.expect("the tenant is stored");
     assert_eq!(tenant.state, TenantState::Installed);
-    assert_eq!(tenant.shared_secret.expose(), "secret-a");
+    assert_eq!(tenant.shared_secret, Some(SharedSecret::new("secret-a")));
     assert_eq!(tenant.base_url, "https://tenant-a.atlassian.net");
 
     let response = app.toggle("enabled", "tenant-a", "secret-a").await;
@@ -141,7 +142,7 @@ async fn a_reinstall_with_a_new_secret_retires_the_old_secret_at_once() {
     assert_error(response, 401, "jwt_bad_signature").await;
     assert_eq!(webhook_status(&app, "new-secret").await, 202);
     let tenant = app.tenant("tenant-a").await.expect("stored");
-    assert_eq!(tenant.shared_secret.expose(), "new-secret");
+    assert_eq!(tenant.shared_secret, Some(SharedSecret::new("new-secret")));
     assert_eq!(tenant.state, TenantState::Installed);
     app.stop().await;
 }

@@ -92,7 +92,7 @@ async fn metrics_are_prometheus_text_with_the_documented_series_and_no_tenant_la
         1.0,
     );
     expect(
-        r#"hookline_jwt_rejections_total{reason="jwt_bad_signature"}"#,
+        r#"hookline_jwt_rejections_total{protocol="connect",reason="jwt_bad_signature"}"#,
         1.0,
     );
     expect(
@@ -107,7 +107,10 @@ async fn metrics_are_prometheus_text_with_the_documented_series_and_no_tenant_la
         r#"hookline_lifecycle_total{event="enabled",outcome="ok"}"#,
         1.0,
     );
-    expect(r#"hookline_events_accepted_total{product="jira"}"#, 1.0);
+    expect(
+        r#"hookline_events_accepted_total{product="jira",protocol="connect"}"#,
+        1.0,
+    );
     assert_eq!(sample(&metrics, "hookline_broker_connected"), Some(1.0));
     assert!(metrics.contains("# TYPE hookline_publish_confirm_duration_seconds histogram"));
 

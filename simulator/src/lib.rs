@@ -7,16 +7,22 @@
 //! - [`connect`]: the app-facing side, [`ConnectSim`]: reads the app's descriptor, installs
 //!   sites (signed-install or legacy), enables, disables, uninstalls them and delivers signed
 //!   webhooks with Jira's retries.
+//! - [`forge`]: the Forge side, [`ForgeSim`]: a JWKS of the keys signing Forge Invocation
+//!   Tokens, installs (`avi:forge:installed:app`), product events with Forge's retries,
+//!   scheduled triggers and `preUninstall`, and app system tokens, which the [`ProductSim`]
+//!   accepts for its Forge sites at `/ex/{product}/{cloudId}` as `api.atlassian.com` does.
 //! - [`payloads`]: webhook payloads shaped like the real captures in `fixtures/payloads/`.
 //! - [`server`]: serving warp filters on a local port, with the ability to drop a connection
 //!   without answering (which plain warp cannot do).
 
 pub mod connect;
+pub mod forge;
 pub mod payloads;
 pub mod product;
 pub mod server;
 
 pub use connect::{ConnectSim, DeliveryReport, InstallMode, SendOptions, SimTenant};
+pub use forge::{ForgeApp, ForgeDelivery, ForgeSendOptions, ForgeSim, ForgeSite};
 
 pub use product::{
     Endpoint, Fault, FaultKind, ProductSim, RecordedComment, RecordedLabel, RecordedProperty,

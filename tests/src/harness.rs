@@ -8,14 +8,15 @@ use common::tenant::{ClientKey, ProductType};
 use hookline::standalone::Pipeline;
 use serde_json::Value;
 use simulator::{
-    ConnectSim, DeliveryReport, InstallMode, ProductSim, RecordedComment, SendOptions, SimTenant,
+    ConnectSim, DeliveryReport, ForgeApp, ForgeSendOptions, ForgeSim, InstallMode, ProductSim,
+    RecordedComment, SendOptions, SimTenant,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::patience::{settle, Patience};
 use crate::resources::Resources;
 use crate::rules;
-use crate::settings::{for_test, free_port};
+use crate::settings::{for_test, forge_vars, free_port, FORGE_APP_UUID};
 use crate::Mode;
 
 /// The longest a pipeline may take to stop once asked.
@@ -30,6 +31,8 @@ pub struct E2e {
     pub product: ProductSim,
     /// Jira and Confluence as the ingress sees them: installs, lifecycle, webhooks.
     pub connect: ConnectSim,
+    /// Forge as the ingress sees it (JWKS, invocation tokens, events), when started with it.
+    forge: Option<ForgeSim>,
     shutdown: CancellationToken,
     pipeline: Option<Pipeline>,
     // Last: released only after the pipeline let go of them.
@@ -42,14 +45,34 @@ impl E2e {
     /// # Panics
     /// If a backing service is unreachable or the pipeline does not start.
     pub async fn start(mode: Mode) -> Self {
+        Self::start_with(mode, false).await
+    }
+
+    /// [`E2e::start`] with the Forge remote on too, trusting the simulator's Forge.
+    pub async fn start_with_forge(mode: Mode) -> Self {
+        Self::start_with(mode, true).await
+    }
+
+    async fn start_with(mode: Mode, with_forge: bool) -> Self {
         let resources = match mode {
             Mode::Broker => Resources::broker().await,
             Mode::Embedded => Resources::embedded(),
         };
         let port = free_port();
+        let app_url = format!("http://127.0.0.1:{port}");
         let product = ProductSim::start().await;
-        let connect = ConnectSim::start(&format!("http://127.0.0.1:{port}"), product.clone()).await;
-        let settings = for_test(port, &connect.key_server_url(), &resources);
+        let connect = ConnectSim::start(&app_url, product.clone()).await;
+        let forge = match with_forge {
+            true => {
+                let forge =
+                    ForgeSim::start(ForgeApp::new(&app_url), FORGE_APP_UUID, product.clone()).await;
+                forge.set_lifecycle_options(ForgeSendOptions::fast());
+                Some(forge)
+            }
+            false => None,
+        };
+        let extra = forge.as_ref().map(forge_vars).unwrap_or_default();
+        let settings = for_test(port, &connect.key_server_url(), &resources, extra);
         let shutdown = CancellationToken::new();
         let pipeline = Pipeline::start(settings, shutdown.clone())
             .await
@@ -64,10 +87,21 @@ impl E2e {
             mode,
             product,
             connect,
+            forge,
             shutdown,
             pipeline: Some(pipeline),
             _resources: resources,
         }
+    }
+
+    /// The simulator's Forge.
+    ///
+    /// # Panics
+    /// If the harness was not started with [`E2e::start_with_forge`].
+    pub fn forge(&self) -> &ForgeSim {
+        self.forge
+            .as_ref()
+            .expect("the harness was started with E2e::start_with_forge")
     }
 
     /// The running pipeline (its dispatcher holds the rule store and the ledger).
@@ -117,15 +151,26 @@ impl E2e {
     /// Adds a rule (JSON as its author writes it) for `tenant`, through the worker's rule
     /// store; the rule must validate for the tenant's product.
     pub async fn add_rule(&self, tenant: &SimTenant, rule: Value) -> Rule {
+        self.add_rule_for(&client_key(tenant), tenant.product, rule)
+            .await
+    }
+
+    /// Adds a rule for the tenant `client_key` of `product` (a Forge tenant, say).
+    pub async fn add_rule_for(
+        &self,
+        client_key: &ClientKey,
+        product: ProductType,
+        rule: Value,
+    ) -> Rule {
         let spec: RuleSpec = serde_json::from_value(rule)
-            .unwrap_or_else(|e| panic!("a rule for {} parses: {e}", tenant.client_key));
-        if let Err(errors) = spec.validate(tenant.product) {
+            .unwrap_or_else(|e| panic!("a rule for {client_key} parses: {e}"));
+        if let Err(errors) = spec.validate(product) {
             panic!("the rule {:?} is invalid: {errors:?}", spec.name);
         }
         self.pipeline()
             .dispatcher
             .rules
-            .add(&client_key(tenant), &spec)
+            .add(client_key, &spec)
             .await
             .unwrap_or_else(|e| panic!("storing the rule {:?}: {e}", spec.name))
     }
@@ -188,19 +233,28 @@ impl E2e {
         tenant: &SimTenant,
         expected: usize,
     ) -> Vec<RecordedComment> {
-        let what = format!("{expected} comment(s) for {}", tenant.client_key);
-        self.wait_until(tenant, &what, |product| {
-            product.comments(&tenant.client_key).len() >= expected
-        })
-        .await;
+        self.settled_comments_of(&tenant.client_key, expected).await
+    }
+
+    /// [`E2e::settled_comments`] of the simulator's site `site_key` (a Connect client key or
+    /// a Forge site key).
+    pub async fn settled_comments_of(
+        &self,
+        site_key: &str,
+        expected: usize,
+    ) -> Vec<RecordedComment> {
+        let what = format!("{expected} comment(s) for {site_key}");
+        let patience = Patience::start();
+        while self.product.comments(site_key).len() < expected {
+            patience.pause(&what, self.snapshot_of(site_key)).await;
+        }
         settle().await;
-        let comments = self.product.comments(&tenant.client_key);
+        let comments = self.product.comments(site_key);
         assert_eq!(
             comments.len(),
             expected,
-            "{} has exactly {expected} comment(s) ({mode:?}); seen: {}",
-            tenant.client_key,
-            self.snapshot(tenant),
+            "{site_key} has exactly {expected} comment(s) ({mode:?}); seen: {}",
+            self.snapshot_of(site_key),
             mode = self.mode,
         );
         comments
@@ -230,12 +284,17 @@ impl E2e {
 
     /// The most recent ledger rows of `tenant` (newest first).
     pub async fn ledger(&self, tenant: &SimTenant) -> Vec<LedgerEntry> {
+        self.ledger_of(&client_key(tenant)).await
+    }
+
+    /// The most recent ledger rows of the tenant `client_key` (newest first).
+    pub async fn ledger_of(&self, client_key: &ClientKey) -> Vec<LedgerEntry> {
         self.pipeline()
             .dispatcher
             .ledger
-            .activity(&client_key(tenant), None, 100)
+            .activity(client_key, None, 100)
             .await
-            .unwrap_or_else(|e| panic!("reading the ledger of {}: {e}", tenant.client_key))
+            .unwrap_or_else(|e| panic!("reading the ledger of {client_key}: {e}"))
     }
 
     /// The worker's value of one Prometheus series, e.g.
@@ -262,15 +321,20 @@ impl E2e {
 
     /// What the product simulator saw of `tenant`, for failure messages.
     pub fn snapshot(&self, tenant: &SimTenant) -> String {
+        self.snapshot_of(&tenant.client_key)
+    }
+
+    /// What the product simulator saw of the site `site_key`, for failure messages.
+    pub fn snapshot_of(&self, site_key: &str) -> String {
         let comments: Vec<(String, String)> = self
             .product
-            .comments(&tenant.client_key)
+            .comments(site_key)
             .into_iter()
             .map(|c| (c.target, c.body.to_string()))
             .collect();
         let requests: Vec<(String, String, u16)> = self
             .product
-            .requests(&tenant.client_key)
+            .requests(site_key)
             .into_iter()
             .map(|r| (r.method, r.path, r.status))
             .collect();

@@ -1,6 +1,7 @@
 //! The settings of a test pipeline, built the way an operator would: `HOOKLINE_*` variables.
 use common::config::Settings;
 use common::testing::amqp_url;
+use simulator::ForgeSim;
 
 use crate::resources::{Resources, RETRY_DELAYS_SECS};
 
@@ -39,13 +40,33 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("a bound address").port()
 }
 
+/// The test app's Forge app id (a bare UUID: hookline takes it as the app ARI).
+pub const FORGE_APP_UUID: &str = "6e1a2c4b-0d3f-4a5b-9c8d-7e6f5a4b3c2d";
+
+/// The variables that turn the Forge remote on, trusting `forge`'s JWKS and the simulated
+/// product's apiBaseUrls; events wait 1 s for a missing token.
+pub fn forge_vars(forge: &ForgeSim) -> Vec<(&'static str, String)> {
+    vec![
+        ("HOOKLINE_FORGE__APP_ID", FORGE_APP_UUID.to_owned()),
+        ("HOOKLINE_FORGE__JWKS_URL", forge.jwks_url()),
+        ("HOOKLINE_FORGE__API_BASE_URL_HOSTS", "127.0.0.1".to_owned()),
+        ("HOOKLINE_FORGE__TOKEN_WAIT_SECS", "1".to_owned()),
+    ]
+}
+
 /// Settings for a pipeline on `port` whose signed installs are checked against `key_server`,
-/// backed by `resources`.
+/// backed by `resources`, with `extra` variables.
 ///
 /// # Panics
 /// If the settings do not validate (a mistake in the harness).
-pub fn for_test(port: u16, key_server: &str, resources: &Resources) -> Settings {
+pub fn for_test(
+    port: u16,
+    key_server: &str,
+    resources: &Resources,
+    extra: Vec<(&'static str, String)>,
+) -> Settings {
     let mut vars = pipeline_vars(port, key_server);
+    vars.extend(extra);
     vars.extend([
         ("HOOKLINE_WORKER__METRICS_PORT", "0".to_owned()),
         ("HOOKLINE_LOG__LEVEL", "warn".to_owned()),

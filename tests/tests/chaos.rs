@@ -1,5 +1,6 @@
 //! Chaos: real ingress and worker processes on a private PostgreSQL and RabbitMQ node, a steady
-//! stream of signed webhooks from four Jira sites, and, while it flows: a worker SIGKILLed
+//! stream of signed webhooks from four Connect Jira sites and of Forge events from a Forge
+//! installation, and, while it flows: a worker SIGKILLed
 //! mid-flight (another started), the ingress SIGKILLed and restarted, RabbitMQ's application
 //! stopped and started, PostgreSQL crashed and restarted, and one site's Jira answering with
 //! 429, 5xx and slow storms. At the end, from the simulator's records: every delivery answered
@@ -11,8 +12,8 @@
 //! (scripts/test runs it after the suite).
 use std::time::{Duration, Instant};
 
-use simulator::{Endpoint, Fault, FaultKind, SimTenant};
-use tests::chaos::stream::{Sent, Stream};
+use simulator::{Endpoint, Fault, FaultKind};
+use tests::chaos::stream::{Sent, Site, Stream};
 use tests::chaos::summary::{quantile, Effects};
 use tests::chaos::Cluster;
 
@@ -39,16 +40,20 @@ const STORMY: &str = "site-stormy";
 #[ignore = "restarts services and takes minutes: cargo test -p tests --test chaos -- --ignored"]
 async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_and_storms() {
     let mut cluster = Cluster::start(2).await.expect("the chaos cluster starts");
-    let mut sites: Vec<SimTenant> = Vec::new();
+    let mut sites: Vec<Site> = Vec::new();
     for name in ["site-a", "site-b", "site-c", STORMY] {
-        sites.push(
-            cluster
-                .jira_site_with_echo_rule(name)
-                .await
-                .unwrap_or_else(|e| panic!("installing {name}: {e:#}")),
-        );
+        let tenant = cluster
+            .jira_site_with_echo_rule(name)
+            .await
+            .unwrap_or_else(|e| panic!("installing {name}: {e:#}"));
+        sites.push(Site::Connect(cluster.connect.clone(), tenant));
     }
-    let stream = Stream::start(&cluster.connect, &sites, PER_SITE_PER_SECOND);
+    let forge_site = cluster
+        .forge_site_with_echo_rule("forge-site")
+        .await
+        .unwrap_or_else(|e| panic!("installing the Forge site: {e:#}"));
+    sites.push(Site::Forge(cluster.forge.clone(), forge_site));
+    let stream = Stream::start(&sites, PER_SITE_PER_SECOND);
     let mut log = Timeline::default();
     tokio::time::sleep(BETWEEN).await;
 
@@ -98,10 +103,17 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
 
     log.mark("stream stopped; draining");
     let sent = stream.stop().await;
-    let site_keys: Vec<String> = sites.iter().map(|s| s.client_key.clone()).collect();
+    let site_keys: Vec<String> = sites.iter().map(|s| s.key().to_owned()).collect();
     let effects = drain(&cluster, &site_keys, &sent).await;
     log.mark("drained");
     let summary = effects.summarise(&sent);
+    let forge_key = sites.last().expect("the Forge site").key().to_owned();
+    let forge_sent: Vec<Sent> = sent
+        .iter()
+        .filter(|s| s.client_key == forge_key)
+        .cloned()
+        .collect();
+    let forge_summary = effects.summarise(&forge_sent);
 
     let during_storm = |s: &Sent| s.at >= storm_from && s.at < storm_to;
     let others = effects.latencies(&sent, |s| s.client_key != STORMY && during_storm(s));
@@ -120,6 +132,7 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
         stormy.len(),
     );
     println!("chaos: {summary}");
+    println!("chaos, the Forge site alone: {forge_summary}");
 
     assert!(
         exited.is_empty(),
@@ -140,6 +153,10 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
         lost(&effects, &sent)
     );
     assert_eq!(summary.duplicates, 0, "{summary}");
+    assert!(
+        forge_summary.accepted * 10 >= forge_summary.sent * 9,
+        "Forge's retries got most of its events in: {forge_summary}"
+    );
     assert!(
         !others.is_empty() && !stormy.is_empty(),
         "both kinds of site sent during the storm"

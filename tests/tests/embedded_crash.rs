@@ -13,7 +13,7 @@ use common::rules::{RuleSpec, RuleStore};
 use common::tenant::{ClientKey, ProductType};
 use simulator::{ConnectSim, InstallMode, ProductSim, SimTenant};
 use tests::chaos::processes::{log_dir, Service};
-use tests::chaos::stream::Stream;
+use tests::chaos::stream::{Site, Stream};
 use tests::chaos::summary::Effects;
 use tests::resources::ScratchDir;
 use tests::rules;
@@ -103,10 +103,11 @@ async fn after_sigkills_every_accepted_event_is_done_once_within_seconds_of_the_
         .expect("the descriptor");
     let mut sites = Vec::new();
     for name in ["site-a", "site-b", "site-c"] {
-        sites.push(embedded.site_with_echo_rule(name).await);
+        let tenant = embedded.site_with_echo_rule(name).await;
+        sites.push(Site::Connect(connect.clone(), tenant));
     }
     product.set_latency(JIRA_LATENCY);
-    let stream = Stream::start(&connect, &sites, PER_SITE_PER_SECOND);
+    let stream = Stream::start(&sites, PER_SITE_PER_SECOND);
 
     for _ in 0..2 {
         tokio::time::sleep(BETWEEN).await;
@@ -117,7 +118,7 @@ async fn after_sigkills_every_accepted_event_is_done_once_within_seconds_of_the_
     tokio::time::sleep(BETWEEN).await;
     let sent = stream.stop().await;
 
-    let names: Vec<String> = sites.iter().map(|s| s.client_key.clone()).collect();
+    let names: Vec<String> = sites.iter().map(|s| s.key().to_owned()).collect();
     let deadline = restarted + AFTER_RESTART;
     let mut summary = Effects::read(&product, &names).summarise(&sent);
     while summary.lost > 0 && Instant::now() < deadline {

@@ -48,7 +48,13 @@ pub enum CallError {
     /// 401: the product refused our token. Permanent, unless the tenant's secret changed
     /// since it was cached (a re-install handled by another process).
     Unauthorized(String),
-    /// Will not succeed by retrying: 400, 403, 404, ...
+    /// A Forge tenant has no usable app system token (none yet, or expired): nothing was
+    /// sent; wait for the installation to deliver a fresher one.
+    NoToken,
+    /// 403: the app lacks permission. Permanent, unless a Forge installation is so new that
+    /// its permissions may not be granted yet.
+    Forbidden(String),
+    /// Will not succeed by retrying: 400, 404, ...
     Permanent(String),
 }
 
@@ -60,9 +66,11 @@ impl CallError {
                 status,
                 retry_after,
             } => format!("{status}: throttled for {} s", retry_after.as_secs()),
-            Self::Transient(reason) | Self::Unauthorized(reason) | Self::Permanent(reason) => {
-                reason.clone()
-            }
+            Self::Transient(reason)
+            | Self::Unauthorized(reason)
+            | Self::Forbidden(reason)
+            | Self::Permanent(reason) => reason.clone(),
+            Self::NoToken => "waiting for a fresh app system token".into(),
         }
     }
 }
@@ -125,14 +133,11 @@ impl ProductClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, CallError> {
-        let now = chrono::Utc::now().timestamp();
-        let call = tenant
-            .signed_call(method.as_str(), path, now)
-            .map_err(|e| CallError::Permanent(format!("cannot sign: {e}")))?;
+        let (url, authorization, protocol) = authorize(tenant, method.as_str(), path)?;
         let mut builder = self
             .http
-            .request(method, &call.url)
-            .header(AUTHORIZATION, call.authorization);
+            .request(method, &url)
+            .header(AUTHORIZATION, authorization);
         if let Some(body) = body {
             builder = builder.json(body);
         }
@@ -140,7 +145,7 @@ impl ProductClient {
         let response = match builder.send().await {
             Ok(response) => response,
             Err(error) => {
-                self.metrics.outbound(product, 0);
+                self.metrics.outbound(product, protocol, 0);
                 let kind = if error.is_timeout() {
                     "timed out"
                 } else {
@@ -153,13 +158,46 @@ impl ProductClient {
             }
         };
         let status = response.status();
-        self.metrics.outbound(product, status.as_u16());
+        self.metrics.outbound(product, protocol, status.as_u16());
         if status.is_success() {
             let text = response.text().await.unwrap_or_default();
             return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
         }
         Err(classify(status, response.headers(), strip_query(path)))
     }
+}
+
+/// The URL and `Authorization` of a call to `path` (relative to the product's REST root:
+/// Confluence paths start after `/wiki`), and the protocol it goes by: a Connect JWT for
+/// exactly this request to the site's baseUrl; for a tenant known only through Forge, its
+/// freshest app system token to its `apiBaseUrl` (where Confluence keeps its `/wiki` prefix).
+fn authorize(
+    tenant: &Tenant,
+    method: &str,
+    path: &str,
+) -> Result<(String, String, &'static str), CallError> {
+    if tenant.has_connect() {
+        let now = chrono::Utc::now().timestamp();
+        let call = tenant
+            .signed_call(method, path, now)
+            .map_err(|e| CallError::Permanent(format!("cannot sign: {e}")))?;
+        return Ok((call.url, call.authorization, "connect"));
+    }
+    let forge = tenant
+        .forge
+        .as_ref()
+        .ok_or_else(|| CallError::Permanent("the tenant has no way to be called".into()))?;
+    let token = forge
+        .token
+        .as_ref()
+        .filter(|token| token.usable_at(chrono::Utc::now()))
+        .ok_or(CallError::NoToken)?;
+    let root = match tenant.product_type {
+        common::tenant::ProductType::Jira => "",
+        common::tenant::ProductType::Confluence => "/wiki",
+    };
+    let url = format!("{}{root}{path}", forge.api_base_url.trim_end_matches('/'));
+    Ok((url, format!("Bearer {}", token.expose()), "forge"))
 }
 
 fn strip_query(path: &str) -> &str {
@@ -182,7 +220,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, path: &str) -> CallErro
             status: 503,
         },
         408 | 500..=599 => CallError::Transient(format!("{status} from {path}")),
-        403 => CallError::Permanent(format!("403 from {path}: the app lacks permission")),
+        403 => CallError::Forbidden(format!("403 from {path}: the app lacks permission")),
         401 => CallError::Unauthorized(format!(
             "401 from {path}: the product refused the app's token"
         )),
@@ -245,11 +283,11 @@ mod tests {
             classify(StatusCode::UNAUTHORIZED, &none, "/x"),
             CallError::Unauthorized(_)
         ));
-        for status in [
-            StatusCode::BAD_REQUEST,
-            StatusCode::FORBIDDEN,
-            StatusCode::NOT_FOUND,
-        ] {
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, &none, "/x"),
+            CallError::Forbidden(_)
+        ));
+        for status in [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND] {
             assert!(
                 matches!(classify(status, &none, "/x"), CallError::Permanent(_)),
                 "{status}"

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use common::base_url::BaseUrlPolicy;
 use common::envelope::EventEnvelope;
+use common::forge::events::connect_view;
 use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
 use common::rules::conditions::all_hold;
 use common::rules::{Rule, RuleStore};
 use common::subject::subject_of;
-use common::tenant::TenantStore;
+use common::tenant::{TenantId, TenantStore};
 use serde_json::Value;
 
 use crate::client::ProductClient;
@@ -92,8 +93,14 @@ pub struct Dispatcher {
     pub client: ProductClient,
     /// Per-tenant pauses.
     pub throttle: Throttle,
-    /// Where outbound calls may go.
+    /// Where Connect calls may go (tenants' baseUrls).
     pub base_urls: BaseUrlPolicy,
+    /// Where Forge calls may go (installations' apiBaseUrls).
+    pub forge_api_base_urls: BaseUrlPolicy,
+    /// How long a new Forge installation's 401/403 answers are retried.
+    pub permission_grace: Duration,
+    /// How long an event waits for a Forge installation's usable system token.
+    pub token_wait: Duration,
     /// Metrics.
     pub metrics: Metrics,
     /// Attempts before an event is dead-lettered.
@@ -120,7 +127,7 @@ impl Dispatcher {
     }
 
     async fn dispatch_inner(&self, event: &EventEnvelope, attempt: u32) -> Outcome {
-        let tenant = match self.tenants.find(&event.tenant).await {
+        let tenant = match self.tenants.find(&event.tenant, event.product).await {
             Ok(Some(tenant)) => tenant,
             Ok(None) => return Outcome::Skipped("unknown tenant"),
             Err(error) => return store_unavailable("tenant store", &error),
@@ -130,7 +137,13 @@ impl Dispatcher {
         if !tenant.is_active() {
             return Outcome::Skipped("inactive tenant");
         }
-        if let Err(error) = self.base_urls.check(&tenant.base_url) {
+        let allowed = match &tenant.forge {
+            Some(forge) if !tenant.has_connect() => {
+                self.forge_api_base_urls.check(&forge.api_base_url)
+            }
+            _ => self.base_urls.check(&tenant.base_url),
+        };
+        if let Err(error) = allowed {
             return Outcome::DeadLetter {
                 reason: format!("tenant baseUrl refused: {error}"),
             };
@@ -141,11 +154,16 @@ impl Dispatcher {
                 reason: "tenant throttled".into(),
             };
         }
-        let Ok(payload) = serde_json::from_str::<Value>(event.payload.get()).map(Arc::new) else {
+        let Ok(payload) = serde_json::from_str::<Value>(event.payload.get()) else {
             return Outcome::DeadLetter {
                 reason: "the payload is not JSON".into(),
             };
         };
+        // One rule serves both protocols: a Forge event is seen in the Connect webhook's shape.
+        let payload = Arc::new(match event.tenant {
+            TenantId::Forge(_) => connect_view(event.product, &event.event, payload),
+            TenantId::Connect(_) => payload,
+        });
         let rules = match self.rules.for_event(&client_key, &event.event).await {
             Ok(rules) => rules,
             Err(error) => return store_unavailable("rule store", &error),
@@ -205,7 +223,7 @@ impl Dispatcher {
     }
 
     async fn give_up(&self, event: &EventEnvelope, reason: &str) {
-        let Ok(Some(tenant)) = self.tenants.find(&event.tenant).await else {
+        let Ok(Some(tenant)) = self.tenants.find(&event.tenant, event.product).await else {
             return;
         };
         let client_key = tenant.client_key;

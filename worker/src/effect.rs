@@ -16,6 +16,25 @@ use crate::dispatch::{store_unavailable, Dispatcher, Outcome};
 /// How long a copy that found the pair held waits before looking again.
 const HELD_ELSEWHERE: Duration = Duration::from_secs(5);
 
+/// After how long without a usable system token a Forge installation is taken as gone: Forge
+/// calls at least hourly (the scheduled trigger), each call bringing a token.
+const TOKEN_GONE: Duration = Duration::from_secs(24 * 3600);
+
+/// Whether the tenant's last system token expired more than [`TOKEN_GONE`] ago (or, having
+/// none, it was installed that long ago).
+fn token_long_gone(tenant: &Tenant) -> bool {
+    let Some(forge) = tenant.forge.as_ref() else {
+        return false;
+    };
+    let since = forge
+        .token
+        .as_ref()
+        .map_or(forge.installed_at, |token| token.expires_at());
+    (chrono::Utc::now() - since)
+        .to_std()
+        .is_ok_and(|gone| gone > TOKEN_GONE)
+}
+
 /// One delivery of an event, as every rule it matches sees it.
 pub(crate) struct Delivery<'a> {
     /// What the ledger records of it.
@@ -81,9 +100,9 @@ impl Dispatcher {
         };
         let mut result = perform(&self.client, &rule.spec.action, &context).await;
         if matches!(result, Err(CallError::Unauthorized(_))) {
-            if let Some(fresh) = self.reloaded_with_new_secret(tenant).await {
+            if let Some(fresh) = self.reloaded_with_new_credentials(tenant).await {
                 tracing::info!(
-                    "the product refused a cached secret; retrying with the re-installed one"
+                    "the product refused cached credentials; retrying with the stored ones"
                 );
                 let context = ActionContext {
                     tenant: &fresh,
@@ -96,16 +115,29 @@ impl Dispatcher {
         self.record(tenant, key, result).await
     }
 
-    /// After a 401: the tenant as stored now, if a re-install changed its secret since it was
-    /// cached (another process handled the `installed` callback).
-    async fn reloaded_with_new_secret(&self, tenant: &Tenant) -> Option<Tenant> {
+    /// After a 401: the tenant as stored now, if its credentials changed since it was cached
+    /// (another process handled a re-install, or stored a fresher system token).
+    async fn reloaded_with_new_credentials(&self, tenant: &Tenant) -> Option<Tenant> {
         self.tenants.invalidate(&tenant.client_key).await;
         let fresh = self
             .tenants
             .find_by_client_key(&tenant.client_key)
             .await
             .ok()??;
-        (fresh.shared_secret != tenant.shared_secret).then_some(fresh)
+        let token = |t: &Tenant| t.forge.as_ref().and_then(|f| f.token.clone());
+        let changed = fresh.shared_secret != tenant.shared_secret || token(&fresh) != token(tenant);
+        changed.then_some(fresh)
+    }
+
+    /// Whether a Forge-only tenant is new enough that the product may not have granted the
+    /// app its permissions yet (Forge may send `installed` before): its 401 and 403 are
+    /// retried for `forge.permission_grace_secs`.
+    fn awaiting_permissions(&self, tenant: &Tenant) -> bool {
+        let Some(forge) = tenant.forge.as_ref().filter(|_| !tenant.has_connect()) else {
+            return false;
+        };
+        let age = chrono::Utc::now() - forge.installed_at;
+        age.to_std().is_ok_and(|age| age < self.permission_grace)
     }
 
     async fn record(
@@ -146,7 +178,50 @@ impl Dispatcher {
                 },
                 self.ledger.record_failure(key, &reason, false).await,
             ),
-            Err(CallError::Permanent(reason) | CallError::Unauthorized(reason)) => (
+            Err(CallError::NoToken) if token_long_gone(tenant) => {
+                let reason = format!(
+                    "no usable app system token for {} h: the app was likely uninstalled without preUninstall",
+                    TOKEN_GONE.as_secs() / 3600
+                );
+                (
+                    Outcome::DeadLetter {
+                        reason: reason.clone(),
+                    },
+                    self.ledger.record_failure(key, &reason, true).await,
+                )
+            }
+            Err(CallError::NoToken) => {
+                // The next try reads the tenant again, with whatever token arrived meanwhile.
+                self.tenants.invalidate(&tenant.client_key).await;
+                let reason = CallError::NoToken.reason();
+                (
+                    // Every event, lifecycle call and the hourly scheduled trigger brings one.
+                    Outcome::Defer {
+                        delay: self.token_wait,
+                        reason: reason.clone(),
+                    },
+                    self.ledger.record_failure(key, &reason, false).await,
+                )
+            }
+            Err(CallError::Unauthorized(reason) | CallError::Forbidden(reason))
+                if self.awaiting_permissions(tenant) =>
+            {
+                let reason = format!(
+                    "{reason} (a new installation: its permissions may not be granted yet)"
+                );
+                (
+                    Outcome::RetryAfter {
+                        delay: Duration::ZERO,
+                        reason: reason.clone(),
+                    },
+                    self.ledger.record_failure(key, &reason, false).await,
+                )
+            }
+            Err(
+                CallError::Permanent(reason)
+                | CallError::Unauthorized(reason)
+                | CallError::Forbidden(reason),
+            ) => (
                 Outcome::DeadLetter {
                     reason: reason.clone(),
                 },

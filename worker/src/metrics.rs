@@ -42,8 +42,8 @@ impl Metrics {
         Self {
             consumed: counter(
                 "hookline_events_consumed_total",
-                "Events taken from the queue, by product",
-                &["product"],
+                "Events taken from the queue, by product and protocol",
+                &["product", "protocol"],
             ),
             processed: counter(
                 "hookline_events_processed_total",
@@ -62,8 +62,8 @@ impl Metrics {
             .expect("a new metric registers"),
             outbound: counter(
                 "hookline_outbound_requests_total",
-                "Calls to Jira/Confluence by product and status class",
-                &["product", "status_class"],
+                "Calls to Jira/Confluence by product, protocol and status class",
+                &["product", "protocol", "status_class"],
             ),
             retries: counter(
                 "hookline_event_retries_total",
@@ -95,8 +95,8 @@ impl Metrics {
     }
 
     /// An event was taken from the queue.
-    pub fn consumed(&self, product: &str) {
-        self.consumed.with_label_values(&[product]).inc();
+    pub fn consumed(&self, product: &str, protocol: &str) {
+        self.consumed.with_label_values(&[product, protocol]).inc();
     }
 
     /// An event finished with `outcome` after `elapsed`.
@@ -107,8 +107,9 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// A call to the product answered `status` (0 for no answer).
-    pub fn outbound(&self, product: &str, status: u16) {
+    /// A call to the product, the `protocol` way (`connect`, `forge`), answered `status` (0
+    /// for no answer).
+    pub fn outbound(&self, product: &str, protocol: &str, status: u16) {
         let class = match status {
             0 => "error",
             100..=199 => "1xx",
@@ -118,7 +119,9 @@ impl Metrics {
             400..=499 => "4xx",
             _ => "5xx",
         };
-        self.outbound.with_label_values(&[product, class]).inc();
+        self.outbound
+            .with_label_values(&[product, protocol, class])
+            .inc();
     }
 
     /// An event went to a delay queue.

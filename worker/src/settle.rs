@@ -111,7 +111,7 @@ pub async fn handle<D: Delivery>(mut delivery: D, handling: Handling) {
     let attempt = delivery.attempt();
     let outcome = match delivery.take_message() {
         Ok(QueueMessage::EventV1(event)) => {
-            metrics.consumed(event.product.as_str());
+            metrics.consumed(event.product.as_str(), event.tenant.protocol());
             dispatcher.dispatch(&event, attempt).await
         }
         Err(_) => Outcome::DeadLetter {

@@ -119,6 +119,11 @@ pub fn build_dispatcher(
         rules: stores.rules,
         ledger: stores.ledger,
         base_urls: stores.base_urls,
+        forge_api_base_urls: common::base_url::BaseUrlPolicy::new(
+            &settings.forge.api_base_url_hosts,
+        ),
+        permission_grace: settings.forge.permission_grace(),
+        token_wait: settings.forge.token_wait(),
         client,
         throttle: Throttle::new(),
         metrics,

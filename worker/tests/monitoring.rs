@@ -88,8 +88,8 @@ async fn traffic(worker: &TestWorker) {
     }
     for line in [
         "hookline_duplicate_effects_skipped_total",
-        "hookline_outbound_requests_total{product=\"jira\",status_class=\"5xx\"}",
-        "hookline_outbound_requests_total{product=\"jira\",status_class=\"429\"}",
+        "hookline_outbound_requests_total{product=\"jira\",protocol=\"connect\",status_class=\"5xx\"}",
+        "hookline_outbound_requests_total{product=\"jira\",protocol=\"connect\",status_class=\"429\"}",
         "hookline_tenant_throttle_events_total",
         "hookline_event_retries_total",
         "hookline_dead_letters_total",

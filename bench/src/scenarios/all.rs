@@ -10,8 +10,10 @@ use hdrhistogram::Histogram;
 use super::ceiling::CeilingResult;
 use super::ingress::IngressResult;
 use super::peer::PeerResult;
-use crate::cli::{AllArgs, RuntimeArgs};
+use crate::cli::{AllArgs, Protocol, RuntimeArgs};
+use crate::cpu::INGRESS_THREAD;
 use crate::load::Pace;
+use crate::report::cpu_per_request;
 use crate::report::{ms, peer_processes, thousands, threads};
 
 /// The fraction of the saturation rate offered in the fixed-rate run.
@@ -33,11 +35,15 @@ pub async fn run(args: &AllArgs, runtime: RuntimeArgs) -> anyhow::Result<()> {
         println!("{}\n", super::peer::report(&peer));
         peers.push(peer);
     }
-    let saturation = super::ingress::run(&args.load, Pace::Closed, runtime).await?;
+    let saturation =
+        super::ingress::run(&args.load, Pace::Closed, runtime, Protocol::Connect).await?;
     println!("{}\n", super::ingress::report(&saturation));
+    let forge = super::ingress::run(&args.load, Pace::Closed, runtime, Protocol::Forge).await?;
+    println!("{}\n", super::ingress::report(&forge));
     let rate = saturation.load.accepted_per_sec() * HALF;
     anyhow::ensure!(rate > 0.0, "the ingress accepted nothing at saturation");
-    let half = super::ingress::run(&args.load, Pace::Open { rate }, runtime).await?;
+    let half =
+        super::ingress::run(&args.load, Pace::Open { rate }, runtime, Protocol::Connect).await?;
     println!("{}\n", super::ingress::report(&half));
     let broker_alone = super::ceiling::run(&args.ceiling, Pace::Open { rate }).await?;
     println!("{}\n", super::ceiling::report(&broker_alone));
@@ -45,6 +51,7 @@ pub async fn run(args: &AllArgs, runtime: RuntimeArgs) -> anyhow::Result<()> {
         "{}",
         summary_table(&ceiling, &saturation, &half, &broker_alone, &peers)
     );
+    println!("\n{}", protocol_table(&saturation, &forge, &peers));
     Ok(())
 }
 
@@ -135,6 +142,54 @@ pub fn summary_table(
              other processes used {} cores during its runs.",
             first.description,
             peer_others.join(" / ")
+        );
+    }
+    out
+}
+
+/// One row per way in at saturation: Connect webhooks and Forge events at the ingress (same
+/// load, same machine state), and the peer (Connect only), with the ratio to Connect's rate.
+pub fn protocol_table(
+    connect: &IngressResult,
+    forge: &IngressResult,
+    peers: &[PeerResult],
+) -> String {
+    let base = connect.load.accepted_per_sec().max(f64::MIN_POSITIVE);
+    let mut out = String::from(
+        "| at saturation | req/s | / ingress Connect | p50 / p99 | ingress CPU per request |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (name, result) in [
+        ("ingress, Connect (HS256 JWT, qsh)", connect),
+        ("ingress, Forge (RS256 FIT, warm JWKS)", forge),
+    ] {
+        let rate = result.load.accepted_per_sec();
+        let cpu = if result.runtime.ingress_threads > 0 && result.load.accepted() > 0 {
+            format!(
+                "{:.0} us",
+                cpu_per_request(&result.cpu, INGRESS_THREAD, &result.load)
+            )
+        } else {
+            "-".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.2} | {} / {} ms | {cpu} |",
+            thousands(rate),
+            rate / base,
+            ms(result.load.latency_us.value_at_quantile(0.5)),
+            ms(result.load.latency_us.value_at_quantile(0.99)),
+        );
+    }
+    for peer in peers {
+        let rate = peer.load.accepted_per_sec();
+        let _ = writeln!(
+            out,
+            "| peer, {} (Connect) | {} | {:.2} | {} / {} ms | - |",
+            peer_processes(peer.processes),
+            thousands(rate),
+            rate / base,
+            ms(peer.load.latency_us.value_at_quantile(0.5)),
+            ms(peer.load.latency_us.value_at_quantile(0.99)),
         );
     }
     out

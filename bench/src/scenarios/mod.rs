@@ -19,7 +19,7 @@ pub async fn run(command: Command, runtime: RuntimeArgs) -> anyhow::Result<()> {
         }
         Command::Ingress(args) => {
             let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
-            let result = ingress::run(&args.load, pace, runtime).await?;
+            let result = ingress::run(&args.load, pace, runtime, args.protocol).await?;
             println!("{}", ingress::report(&result));
         }
         Command::Peer(args) => {

@@ -94,7 +94,7 @@ pub fn report(result: &PeerResult) -> String {
         peer_processes(result.processes),
         pace(result.pace, "req/s")
     );
-    requests_line(&mut out, args, load);
+    requests_line(&mut out, args, load, fixture::JIRA_ISSUE_CREATED.len());
     let _ = writeln!(
         out,
         "peer       {}: JWT check over an in-memory store, then 202 (no queue, no publish)",

@@ -3,6 +3,7 @@ mod admin;
 #[cfg(feature = "demo")]
 mod demo;
 mod dlq;
+mod forge;
 mod jwt;
 mod keys;
 mod migrate;
@@ -13,7 +14,7 @@ mod up;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, JwtCommand, KeysCommand};
+use crate::cli::{Cli, Command, ForgeCommand, JwtCommand, KeysCommand};
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
@@ -28,5 +29,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(command) => rules::run(config, command).await,
         Command::Dlq(command) => dlq::run(config, command).await,
         Command::Keys(KeysCommand::Rotate) => keys::rotate(config).await,
+        Command::Forge(ForgeCommand::Manifest(args)) => forge::run_manifest(config, &args),
     }
 }

@@ -41,6 +41,7 @@ async fn list(admin: &Admin) -> anyhow::Result<ExitCode> {
             vec![
                 t.client_key.to_string(),
                 t.product_type.to_string(),
+                protocols(t).to_owned(),
                 t.state.to_string(),
                 t.base_url.clone(),
                 table::time(&t.installed_at),
@@ -48,7 +49,14 @@ async fn list(admin: &Admin) -> anyhow::Result<ExitCode> {
         })
         .collect();
     table::print(
-        &["CLIENT KEY", "PRODUCT", "STATE", "BASE URL", "INSTALLED AT"],
+        &[
+            "CLIENT KEY",
+            "PRODUCT",
+            "PROTOCOL",
+            "STATE",
+            "BASE URL",
+            "INSTALLED AT",
+        ],
         &rows,
     );
     Ok(ExitCode::SUCCESS)
@@ -80,11 +88,22 @@ async fn show(admin: &Admin, client_key: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every field of the tenant but its secret.
+/// How the tenant is known: `connect`, `forge` or `connect+forge` (a Connect app on Forge).
+fn protocols(t: &Tenant) -> &'static str {
+    match (t.has_connect(), t.forge.is_some()) {
+        (true, true) => "connect+forge",
+        (false, true) => "forge",
+        _ => "connect",
+    }
+}
+
+/// Every field of the tenant but its secrets (the Forge system token: only its expiry).
 fn tenant_fields(t: &Tenant) -> Vec<(&'static str, String)> {
+    let forge = t.forge.as_ref();
     vec![
         ("clientKey", t.client_key.to_string()),
         ("product", t.product_type.to_string()),
+        ("protocol", protocols(t).to_owned()),
         ("state", t.state.to_string()),
         ("baseUrl", t.base_url.clone()),
         ("displayUrl", or_dash(t.display_url.as_ref())),
@@ -107,6 +126,24 @@ fn tenant_fields(t: &Tenant) -> Vec<(&'static str, String)> {
         (
             "uninstalledAt",
             or_dash(t.uninstalled_at.as_ref().map(table::time)),
+        ),
+        (
+            "forge.installationId",
+            or_dash(forge.map(|f| f.installation_id.to_string()).as_ref()),
+        ),
+        (
+            "forge.cloudId",
+            or_dash(forge.map(|f| f.cloud_id.to_string()).as_ref()),
+        ),
+        ("forge.apiBaseUrl", or_dash(forge.map(|f| &f.api_base_url))),
+        (
+            "forge.systemToken",
+            or_dash(
+                forge
+                    .and_then(|f| f.token.as_ref())
+                    .map(|token| format!("expires {}", table::time(&token.expires_at())))
+                    .as_ref(),
+            ),
         ),
         ("updatedAt", table::time(&t.updated_at)),
     ]

@@ -5,6 +5,7 @@
 //! With no file and no variables the defaults run the embedded mode: SQLite in `./data`, the
 //! in-process queue, and a key file created on first run.
 mod app;
+mod forge;
 mod sections;
 mod validate;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use app::{AppSettings, ProductIdentity};
+pub use forge::{ForgeSettings, PRODUCTION_JWKS_URL};
 pub use sections::{
     AmqpSettings, DatabaseSettings, LogFormat, LogSettings, OutboundSettings, SecuritySettings,
     ServerSettings, WorkerSettings,
@@ -46,6 +48,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Calls to Jira and Confluence.
     pub outbound: OutboundSettings,
+    /// hookline as a Forge remote (off until `forge.app_id` is set).
+    pub forge: ForgeSettings,
     /// Deprecated keys the settings used, each with its replacement (not a setting).
     #[serde(skip)]
     pub deprecated: Vec<&'static str>,
@@ -104,6 +108,7 @@ impl Settings {
             .with_list_parse_key("app.allowed_base_url_hosts")
             .with_list_parse_key("app.frame_ancestors")
             .with_list_parse_key("amqp.retry_delays_secs")
+            .with_list_parse_key("forge.api_base_url_hosts")
             .source(Some(settings_vars));
         let settings: Self = builder
             .add_source(environment)

@@ -162,6 +162,7 @@ impl Settings {
                 "must be 1 to 300 s (0 would refuse every body; more lets stalled clients pile up)",
             ));
         }
+        self.validate_forge()?;
         if self.worker.prefetch == 0 {
             return Err(unsafe_setting("worker.prefetch", "must be at least 1"));
         }
@@ -185,6 +186,51 @@ impl Settings {
             return Err(unsafe_setting(
                 "amqp.prefix",
                 "must be 1 to 64 characters of A-Z a-z 0-9 - _ .",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    fn validate_forge(&self) -> Result<(), ConfigError> {
+        let forge = &self.forge;
+        if forge.app_id.is_some() && forge.app_ari().is_none() {
+            return Err(unsafe_setting(
+                "forge.app_id",
+                "must be the app's ARI (ari:cloud:ecosystem::app/<uuid>) or its UUID",
+            ));
+        }
+        https_unless_loopback("forge.jwks_url", &forge.jwks_url)?;
+        if let Some(template) = &forge.isolated_cloud_jwks_url {
+            if !template.contains("{icLabel}") {
+                return Err(unsafe_setting(
+                    "forge.isolated_cloud_jwks_url",
+                    "must contain {icLabel}, where a token's Isolated Cloud label goes",
+                ));
+            }
+            https_unless_loopback(
+                "forge.isolated_cloud_jwks_url",
+                &template.replace("{icLabel}", "label"),
+            )?;
+        }
+        if forge.api_base_url_hosts.is_empty() || forge.api_base_url_hosts.iter().any(|h| h == "*")
+        {
+            return Err(unsafe_setting(
+                "forge.api_base_url_hosts",
+                "name the hosts installations' apiBaseUrl may have (api.atlassian.com)",
+            ));
+        }
+        if forge.jwks_refetch_interval_secs == 0 {
+            return Err(unsafe_setting(
+                "forge.jwks_refetch_interval_secs",
+                "must be at least 1 s (0 would refetch the JWKS for every forged kid)",
+            ));
+        }
+        if forge.token_wait_secs == 0 {
+            return Err(unsafe_setting(
+                "forge.token_wait_secs",
+                "must be at least 1 s (an event without a usable token would spin)",
             ));
         }
         Ok(())
@@ -319,5 +365,28 @@ mod tests {
         .expect("valid");
         assert_eq!(new_wins.outbound.timeout_secs, 9);
         assert!(load(&[]).expect("valid").deprecated.is_empty());
+    }
+
+    #[test]
+    fn the_forge_remote_is_off_until_its_app_id_is_set_and_that_must_be_an_app() {
+        let off = load(&[]).expect("valid");
+        assert_eq!(off.forge.app_ari(), None);
+        let on = load(&[(
+            "HOOKLINE_FORGE__APP_ID",
+            "6e1a2c4b-0000-4000-8000-000000000000",
+        )])
+        .expect("valid");
+        assert_eq!(
+            on.forge.app_ari().as_deref(),
+            Some("ari:cloud:ecosystem::app/6e1a2c4b-0000-4000-8000-000000000000")
+        );
+        let error = load(&[("HOOKLINE_FORGE__APP_ID", "not an app/")]).unwrap_err();
+        assert!(error.to_string().contains("forge.app_id"), "{error}");
+        let error = load(&[(
+            "HOOKLINE_FORGE__ISOLATED_CLOUD_JWKS_URL",
+            "https://keys.example.com/jwks.json",
+        )])
+        .unwrap_err();
+        assert!(error.to_string().contains("{icLabel}"), "{error}");
     }
 }

@@ -9,8 +9,9 @@ use super::{CanonicalRequest, JwtError, SharedSecret};
 
 /// Anything that carries a tenant's `sharedSecret` (the tenant record the lookup returns).
 pub trait HasSharedSecret {
-    /// The key that verifies this tenant's tokens.
-    fn shared_secret(&self) -> &SharedSecret;
+    /// The key that verifies this tenant's tokens; none for a tenant that is no Connect
+    /// issuer (a site known only through Forge), whose name in `iss` is then unknown.
+    fn shared_secret(&self) -> Option<&SharedSecret>;
 }
 
 /// How the verifier finds the tenant named by a token's `iss` (provided by the caller).
@@ -87,7 +88,8 @@ impl Verifier {
             .await
             .map_err(|error| JwtError::Lookup(Box::new(error)))?
             .ok_or(JwtError::UnknownIssuer)?;
-        let claims = self.check(unverified, tenant.shared_secret(), request, rule)?;
+        let secret = tenant.shared_secret().ok_or(JwtError::UnknownIssuer)?;
+        let claims = self.check(unverified, secret, request, rule)?;
         Ok(Verified { tenant, claims })
     }
 

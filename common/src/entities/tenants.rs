@@ -13,7 +13,8 @@ pub struct Model {
     pub client_key: String,
     /// The app key (`key` in the install payload).
     pub app_key: String,
-    /// The encrypted `sharedSecret` (see [`crate::crypto::Keyring::encrypt`]).
+    /// The encrypted `sharedSecret` (see [`crate::crypto::Keyring::encrypt`]); empty for a
+    /// tenant known only as a Forge installation.
     #[sea_orm(column_type = "Text")]
     pub shared_secret: String,
     /// The site's base URL (Confluence ends with `/wiki`).
@@ -27,7 +28,8 @@ pub struct Model {
     pub description: Option<String>,
     /// OAuth client id used to act as a user.
     pub oauth_client_id: Option<String>,
-    /// Installation id of the app on the site.
+    /// Installation id of the app on the site (from Connect's `installed`, or the Forge
+    /// installation ARI): how a Connect site and its Forge installation are one tenant.
     pub installation_id: Option<String>,
     /// Marketplace entitlement number.
     pub service_entitlement_number: Option<String>,
@@ -48,6 +50,17 @@ pub struct Model {
     pub disabled_at: Option<DateTimeUtc>,
     /// When the last `uninstalled` event was stored (cleared by a re-install).
     pub uninstalled_at: Option<DateTimeUtc>,
+    /// The site's cloud id, once its Forge installation called.
+    pub cloud_id: Option<String>,
+    /// Where product REST calls go for the Forge installation (`app.apiBaseUrl`).
+    pub api_base_url: Option<String>,
+    /// The freshest app system token, encrypted.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub forge_token: Option<String>,
+    /// When that token expires.
+    pub forge_token_expires_at: Option<DateTimeUtc>,
+    /// When the Forge installation first called (its first calls may meet missing permissions).
+    pub forge_installed_at: Option<DateTimeUtc>,
     /// When the row was first inserted.
     pub created_at: DateTimeUtc,
     /// When the row last changed.

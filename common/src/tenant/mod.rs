@@ -12,8 +12,8 @@ mod model;
 mod payload;
 mod store;
 
-pub use identity::TenantId;
-pub use model::{ClientKey, ProductType, SignedCall, Tenant, TenantState};
+pub use identity::{ForgeInstallation, TenantId};
+pub use model::{ClientKey, ForgeIdentity, ProductType, SignedCall, Tenant, TenantState};
 pub use payload::InstallPayload;
 pub use store::{PurgeReport, StoreError, TenantStore};
 

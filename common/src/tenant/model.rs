@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::TenantError;
 use crate::connect::verify::HasSharedSecret;
 use crate::connect::SharedSecret;
+use crate::forge::{CloudId, InstallationId, SystemToken};
 
 const MAX_CLIENT_KEY_LEN: usize = 255;
 
@@ -130,18 +131,26 @@ impl fmt::Display for TenantState {
     }
 }
 
-/// An installed site as the rest of hookline sees it, with its `sharedSecret` decrypted.
+/// An installed site as the rest of hookline sees it, with its secrets decrypted.
 ///
-/// `Debug` is safe to log: [`SharedSecret`] redacts itself.
+/// A tenant is known by its Connect identity (`clientKey`, `sharedSecret`), its Forge
+/// installation, or both (a Connect app on Forge): one record, one set of rules and one
+/// ledger, partitioned by `client_key` (for a tenant known only through Forge, a key of its
+/// own, `forge:{cloudId}:{product}`).
+///
+/// `Debug` is safe to log: [`SharedSecret`] and the system token redact themselves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tenant {
-    /// The site's `clientKey`.
+    /// The site's `clientKey`: the key every row of the tenant is partitioned by.
     pub client_key: ClientKey,
     /// Our app's key as the site installed it.
     pub app_key: String,
-    /// Key of the site's HS256 tokens and of the tokens we send it.
-    pub shared_secret: SharedSecret,
-    /// The site's base URL; outbound calls go only here.
+    /// Key of the site's HS256 tokens and of the tokens we send it; none for a tenant known
+    /// only through Forge.
+    pub shared_secret: Option<SharedSecret>,
+    /// The site's Forge installation, once it called.
+    pub forge: Option<ForgeIdentity>,
+    /// The site's base URL; Connect calls go only here (a Forge-only tenant: its apiBaseUrl).
     pub base_url: String,
     /// The URL users see, if the product sent one.
     pub display_url: Option<String>,
@@ -192,6 +201,11 @@ impl Tenant {
             .unwrap_or_default()
     }
 
+    /// Whether the tenant can be called the Connect way (it has a sharedSecret).
+    pub fn has_connect(&self) -> bool {
+        self.shared_secret.is_some()
+    }
+
     /// The URL and `Authorization` value of a call from the app to this tenant's product,
     /// signed as the app key the site installed (`iss`): `path` (with its query) is relative to
     /// the baseUrl, and the app token's qsh is computed without the baseUrl's path (`/wiki` for
@@ -208,10 +222,13 @@ impl Tenant {
             &format!("{base_path}{path}"),
             &base_path,
         );
+        let secret = self.shared_secret.as_ref().ok_or_else(|| {
+            crate::connect::JwtError::Key("the tenant has no Connect secret".into())
+        })?;
         let token = crate::connect::sign::app_token(
             &self.app_key,
             self.client_key.as_str(),
-            &self.shared_secret,
+            secret,
             &request,
             now,
         )?;
@@ -232,9 +249,25 @@ pub struct SignedCall {
 }
 
 impl HasSharedSecret for Tenant {
-    fn shared_secret(&self) -> &SharedSecret {
-        &self.shared_secret
+    fn shared_secret(&self) -> Option<&SharedSecret> {
+        self.shared_secret.as_ref()
     }
+}
+
+/// A tenant's Forge installation, as its last verified call described it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForgeIdentity {
+    /// The installation (changes on reinstall).
+    pub installation_id: InstallationId,
+    /// The site (stable).
+    pub cloud_id: CloudId,
+    /// Where product REST calls go.
+    pub api_base_url: String,
+    /// The freshest app system token the installation delivered.
+    pub token: Option<SystemToken>,
+    /// When the installation first called: its first product calls may meet permissions
+    /// that are not granted yet.
+    pub installed_at: DateTime<Utc>,
 }
 
 #[cfg(test)]
@@ -245,7 +278,8 @@ mod tests {
         Tenant {
             client_key: ClientKey::parse("ck").unwrap(),
             app_key: "app".into(),
-            shared_secret: SharedSecret::new("s"),
+            shared_secret: Some(SharedSecret::new("s")),
+            forge: None,
             base_url: base_url.into(),
             display_url: None,
             product_type: ProductType::Confluence,

@@ -15,6 +15,9 @@ use crate::errors::ApiError;
 use crate::install_keys::InstallKeyError;
 use crate::state::AppState;
 
+/// The prefix of the keys of tenants known only through Forge (common::tenant).
+const FORGE_KEY_PREFIX: &str = "forge:";
+
 /// The four lifecycle callbacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lifecycle {
@@ -140,6 +143,12 @@ async fn installed(
             "the payload is for another app key",
         ));
     }
+    if payload.client_key.as_str().starts_with(FORGE_KEY_PREFIX) {
+        return Err(ApiError::bad_request(
+            "invalid_client_key",
+            "clientKeys starting with forge: are reserved for Forge installations",
+        ));
+    }
     if payload
         .shared_secret
         .as_ref()
@@ -200,14 +209,11 @@ async fn legacy_install_check(
     let Some(existing) = find(state, &issuer).await? else {
         return Ok(());
     };
+    // A site known only through Forge has no secret to sign a re-install with.
+    let secret = existing.shared_secret.as_ref().ok_or_else(takeover)?;
     state
         .verifier
-        .verify_with_secret(
-            token,
-            &existing.shared_secret,
-            &request.canonical(),
-            QshRule::Request,
-        )
+        .verify_with_secret(token, secret, &request.canonical(), QshRule::Request)
         .map(drop)
         .map_err(|error| {
             state.metrics.jwt_rejected(error.code());

@@ -1,5 +1,6 @@
 //! The ingress's routes, one file per resource, composed with one rejection handler.
 pub mod descriptor;
+mod forge;
 mod health;
 pub mod lifecycle;
 mod metrics;
@@ -33,6 +34,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     descriptor::route(state.clone())
         .or(lifecycle::routes(state.clone()))
         .or(webhooks::route(state.clone()))
+        .or(forge::routes(state.clone()))
         .or(ui::routes(state.clone()))
         .or(health::routes(state.clone()))
         .or(metrics::route(state))
@@ -51,6 +53,8 @@ fn request_span(info: warp::trace::Info<'_>) -> tracing::Span {
         route = route_label(info.path()),
         // Recorded once the caller is verified (crate::caller).
         client_key = tracing::field::Empty,
+        // Atlassian's trace id of a Forge call (x-b3-traceid), to follow it across systems.
+        b3_trace_id = tracing::field::Empty,
     )
 }
 
@@ -66,6 +70,7 @@ fn route_label(path: &str) -> &'static str {
         "/readyz" => "readyz",
         "/metrics" => "metrics",
         p if p.starts_with("/webhooks/") => "webhook",
+        p if p.starts_with("/forge/") => "forge",
         p if p.starts_with("/pages/") => "page",
         p if p.starts_with("/api/") => "api",
         p if p.starts_with("/static/") => "static",

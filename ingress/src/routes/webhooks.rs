@@ -98,7 +98,9 @@ async fn receive(
     state.publisher.publish_confirmed(&envelope).await?;
     // Held until the event is confirmed: a large body keeps its slot while it is in memory.
     drop((envelope.payload, slot));
-    state.metrics.event_accepted(envelope.product.as_str());
+    state
+        .metrics
+        .event_accepted(envelope.product.as_str(), "connect");
     tracing::info!(
         webhook_id = envelope.webhook_id.as_deref(),
         retry = envelope.retry,
@@ -109,7 +111,11 @@ async fn receive(
 }
 
 /// The product of a configured `product:event` subscription, else 404.
-fn subscribed(state: &AppState, product: &str, event: &str) -> Result<ProductType, ApiError> {
+pub(crate) fn subscribed(
+    state: &AppState,
+    product: &str,
+    event: &str,
+) -> Result<ProductType, ApiError> {
     let known = state
         .settings
         .app

@@ -2,6 +2,7 @@
 //! database, a unique queue prefix and a local signed-install key server, plus typed helpers.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod forge;
 pub mod key_server;
 pub mod raw_http;
 

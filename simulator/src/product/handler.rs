@@ -1,5 +1,7 @@
-//! One request's way through the simulator: resolve the tenant from the path, verify the JWT,
-//! apply a queued fault, handle, record.
+//! One request's way through the simulator: resolve the tenant from the path (`/t/{site}` for a
+//! Connect site, `/ex/{product}/{cloudId}` for a Forge site), verify its credentials (Connect
+//! JWT or bearer token), refuse it while the app's permissions are not granted, apply a queued
+//! fault, handle, record.
 use std::convert::Infallible;
 use std::time::Instant;
 
@@ -12,24 +14,25 @@ use warp::hyper::body::Bytes;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::address::{resolve, verify, Refusal};
 use super::faults::{self, Endpoint, FaultKind};
 use super::records::RecordedRequest;
 use super::state::Shared;
-use super::{auth, confluence, jira, permissions, reply};
+use super::{bearer, confluence, jira, permissions, reply};
 use crate::server::{dropped_connection, DropConnection};
 
 /// Both products refuse bodies this large long before the worker would send one.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A request as the simulator sees it.
-struct Incoming {
-    method: String,
+pub(crate) struct Incoming {
+    pub method: String,
     /// The raw path as received, e.g. `/t/{site}/rest/api/2/issue/KAN-1/comment`.
-    path: String,
+    pub path: String,
     /// The raw query, without `?` (empty when there is none).
-    query: String,
-    authorization: Option<String>,
-    body: Bytes,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub body: Bytes,
 }
 
 enum Route {
@@ -104,43 +107,32 @@ async fn handle(state: Shared, incoming: Incoming) -> Response {
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let site_and_rest = incoming.path.strip_prefix("/t/").map(|rest| {
-        rest.split_once('/')
-            .map_or((rest, ""), |(site, rest)| (site, rest))
-    });
-    let Some((site, relative)) = site_and_rest else {
+    let Some(address) = resolve(&state, &incoming.path) else {
         return unknown_site(&state);
     };
-    let tenant = state
-        .lock()
-        .by_site(site)
-        .map(|t| (t.credentials(), t.product));
-    let Some((credentials, product)) = tenant else {
-        return unknown_site(&state);
-    };
-    let target = match incoming.query.as_str() {
-        "" => incoming.path.clone(),
-        query => format!("{}?{query}", incoming.path),
-    };
-    let authorization = incoming.authorization.as_deref();
-    let verdict = auth::verify(&credentials, &incoming.method, &target, authorization);
-    let route = Route::parse(product, &incoming.method, relative);
-    let response = match &verdict {
-        Err(error) => auth::unauthorized(error),
-        Ok(()) => respond(&state, site, product, route, &incoming).await,
+    let route = Route::parse(address.product, &incoming.method, &address.relative);
+    let (response, jwt) = match verify(&state, &address, &incoming) {
+        Err(refusal) => {
+            let Refusal { code, response } = *refusal;
+            (response, Err(code))
+        }
+        Ok(()) => {
+            let site = address.site.as_str();
+            let response = respond(&state, site, address.product, route, &incoming).await;
+            (response, Ok(()))
+        }
     };
     let status = match response.extensions().get::<DropConnection>() {
         Some(_) => 0,
         None => response.status().as_u16(),
     };
-    let jwt = verdict.map_err(|error| error.code().to_owned());
-    tracing::debug!(client_key = %credentials.client_key, method = %incoming.method,
+    tracing::debug!(client_key = %address.client_key, method = %incoming.method,
         path = %incoming.path, status, jwt = ?jwt, "simulated product request");
     let mut state = state.lock();
     if jwt.is_err() {
         state.rejected += 1;
     }
-    if let Some(tenant) = state.by_site(site) {
+    if let Some(tenant) = state.by_site(&address.site) {
         tenant.requests.push(RecordedRequest {
             method: incoming.method,
             path: incoming.path,
@@ -157,7 +149,8 @@ fn unknown_site(state: &Shared) -> Response {
     reply::error(404, "No site is registered at this address.")
 }
 
-/// Answers a verified request: the first matching fault, else the endpoint itself.
+/// Answers a verified request: 403 while the app's permissions are not granted, else the
+/// first matching fault, else the endpoint itself.
 async fn respond(
     state: &Shared,
     site: &str,
@@ -166,10 +159,11 @@ async fn respond(
     incoming: &Incoming,
 ) -> Response {
     let endpoint = route.as_ref().map(Route::endpoint);
-    let fault = state
-        .lock()
-        .by_site(site)
-        .and_then(|tenant| faults::take(&mut tenant.faults, endpoint));
+    let fault = match state.lock().by_site(site) {
+        Some(tenant) if tenant.denied => return bearer::not_granted(product),
+        Some(tenant) => faults::take(&mut tenant.faults, endpoint),
+        None => None,
+    };
     match fault {
         Some(FaultKind::Status(status)) => return faults::status_response(status),
         Some(FaultKind::RetryAfter { status, seconds }) => {

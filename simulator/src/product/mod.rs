@@ -5,12 +5,21 @@
 //! (Confluence). Each request must carry `Authorization: JWT <token>` signed as an app signs
 //! calls to the product (docs/protocol.md §2); a refused token gets 401 and changes nothing.
 //!
-//! Order of checks: unknown site (404) → JWT (401) → the first queued [`Fault`] matching the
+//! A Forge site ([`ForgeSim`](crate::ForgeSim)) lives at
+//! `http://127.0.0.1:{port}/ex/{product}/{cloudId}` instead, as `api.atlassian.com` serves it,
+//! with the same endpoints (Confluence paths keep their `/wiki` prefix) and
+//! `Authorization: Bearer <app system token>`: only tokens issued for that site, neither
+//! expired nor revoked, pass (401 otherwise).
+//!
+//! Order of checks: unknown site (404) → JWT or bearer token (401) → permissions not granted
+//! yet ([`ProductSim::deny_until_granted`], 403) → the first queued [`Fault`] matching the
 //! endpoint → the endpoint. Faults therefore only ever consume requests that were signed
 //! correctly, so a test that queues "500 once" knows which request gets it. A global latency
 //! ([`ProductSim::set_latency`]) comes before all of that.
 
+mod address;
 mod auth;
+mod bearer;
 mod confluence;
 mod faults;
 mod handler;
@@ -84,7 +93,7 @@ impl ProductSim {
         )
     }
 
-    /// The baseUrl of a registered tenant.
+    /// The baseUrl of a registered tenant (a Forge site's: its `apiBaseUrl`).
     pub fn base_url(&self, client_key: &str) -> Option<String> {
         let path = self.state.lock().by_client_key(client_key)?.base_path();
         Some(format!("http://{}{path}", self.address()))
@@ -126,7 +135,8 @@ impl ProductSim {
         self.read(client_key, |tenant| tenant.requests.clone())
     }
 
-    /// How many requests failed JWT verification (any tenant) or addressed an unknown site.
+    /// How many requests failed JWT or bearer-token verification (any tenant) or addressed
+    /// an unknown site.
     pub fn rejected_requests(&self) -> usize {
         self.state.lock().rejected
     }

@@ -49,11 +49,13 @@ pub struct RecordedProperty {
 pub struct RecordedRequest {
     /// The HTTP method, upper case.
     pub method: String,
-    /// The path as received on the wire (with `/t/{site}`, without the query).
+    /// The path as received on the wire (with `/t/{site}` or `/ex/{product}/{cloudId}`,
+    /// without the query).
     pub path: String,
     /// The status answered; `0` when the connection was dropped without an answer.
     pub status: u16,
-    /// The JWT verdict: `Ok` or the code of the failed check (e.g. `jwt_qsh_mismatch`).
+    /// The JWT verdict: `Ok` or the code of the failed check (e.g. `jwt_qsh_mismatch`; for a
+    /// Forge site `bearer_missing`, `bearer_unknown`, `bearer_revoked` or `bearer_expired`).
     pub jwt: Result<(), String>,
     /// When the request was received.
     pub at: Instant,

@@ -8,6 +8,7 @@ use common::tenant::ProductType;
 use sha2::{Digest, Sha256};
 
 use super::auth::Credentials;
+use super::bearer::ForgeAccess;
 use super::faults::Fault;
 use super::records::{RecordedComment, RecordedLabel, RecordedProperty, RecordedRequest};
 
@@ -27,6 +28,8 @@ impl Shared {
 pub(crate) struct State {
     tenants: HashMap<String, Tenant>,
     sites: HashMap<String, String>,
+    /// The site of each Forge tenant, by product and cloud id (`/ex/{product}/{cloudId}`).
+    forge_sites: HashMap<(ProductType, String), String>,
     pub rejected: usize,
     pub latency: Duration,
 }
@@ -45,6 +48,40 @@ impl State {
         self.sites
             .insert(credentials.client_key.to_owned(), site.clone());
         site
+    }
+
+    /// Registers or re-registers a Forge tenant reached at `/ex/{product}/{cloud_id}`,
+    /// keeping its records and the tokens issued for it; returns its site.
+    pub(crate) fn upsert_forge(
+        &mut self,
+        site_key: &str,
+        product: ProductType,
+        cloud_id: &str,
+    ) -> String {
+        let site = site_for(site_key);
+        let tenant = self
+            .tenants
+            .entry(site.clone())
+            .or_insert_with(|| Tenant::new(&site, site_key, product));
+        tenant.product = product;
+        if tenant
+            .forge
+            .as_ref()
+            .is_none_or(|forge| forge.cloud_id != cloud_id)
+        {
+            tenant.forge = Some(ForgeAccess::new(cloud_id));
+        }
+        self.sites.insert(site_key.to_owned(), site.clone());
+        self.forge_sites
+            .insert((product, cloud_id.to_owned()), site.clone());
+        site
+    }
+
+    /// The site of the Forge tenant of `product` at `cloud_id`.
+    pub(crate) fn forge_site(&self, product: ProductType, cloud_id: &str) -> Option<String> {
+        self.forge_sites
+            .get(&(product, cloud_id.to_owned()))
+            .cloned()
     }
 
     pub(crate) fn by_site(&mut self, site: &str) -> Option<&mut Tenant> {
@@ -79,6 +116,11 @@ pub(crate) struct Tenant {
     pub faults: VecDeque<Fault>,
     /// The accountIds of the site admins (see `permissions.rs`).
     pub admins: HashSet<String>,
+    /// Set for a site reached through Forge (`/ex/{product}/{cloudId}`, bearer tokens);
+    /// such a site is not reachable at `/t/{site}`.
+    pub forge: Option<ForgeAccess>,
+    /// Every verified request answers 403 until the app's permissions are granted.
+    pub denied: bool,
     last_id: u64,
 }
 
@@ -103,6 +145,8 @@ impl Tenant {
             requests: Vec::new(),
             faults: VecDeque::new(),
             admins: HashSet::new(),
+            forge: None,
+            denied: false,
             last_id: 10_000,
         }
     }
@@ -113,9 +157,13 @@ impl Tenant {
         self.last_id.to_string()
     }
 
-    /// The path of the tenant's baseUrl: `/t/{site}`, plus `/wiki` for Confluence.
+    /// The path of the tenant's baseUrl: `/t/{site}`, plus `/wiki` for Confluence; for a
+    /// Forge site its API base, `/ex/{product}/{cloudId}` (Confluence paths add `/wiki`).
     pub(crate) fn base_path(&self) -> String {
-        base_path(&self.site, self.product)
+        match &self.forge {
+            Some(forge) => forge_base_path(self.product, &forge.cloud_id),
+            None => base_path(&self.site, self.product),
+        }
     }
 
     pub(crate) fn credentials(&self) -> Credentials {
@@ -140,6 +188,11 @@ pub(crate) fn base_path(site: &str, product: ProductType) -> String {
         ProductType::Jira => format!("/t/{site}"),
         ProductType::Confluence => format!("/t/{site}/wiki"),
     }
+}
+
+/// The API base path of a Forge site, as `api.atlassian.com` has it.
+pub(crate) fn forge_base_path(product: ProductType, cloud_id: &str) -> String {
+    format!("/ex/{}/{cloud_id}", product.as_str())
 }
 
 /// A url-safe site name: a readable prefix of the client key plus a hash that keeps client

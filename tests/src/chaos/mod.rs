@@ -1,6 +1,7 @@
 //! The chaos harness: the pipeline as real processes (one ingress, workers) on a private
-//! PostgreSQL and a private RabbitMQ node, the Connect simulator as Jira on both sides, and a
-//! steady stream of signed webhooks; the test kills and restarts pieces while it flows.
+//! PostgreSQL and a private RabbitMQ node, the Connect simulator as Jira on both sides (and
+//! the simulator's Forge, for Forge sites), and a steady stream of signed webhooks and Forge
+//! events; the test kills and restarts pieces while it flows.
 pub mod processes;
 pub mod services;
 pub mod stream;
@@ -12,10 +13,12 @@ use std::time::Duration;
 use anyhow::Context;
 use common::rules::{RuleSpec, RuleStore};
 use common::tenant::{ClientKey, ProductType};
-use simulator::{ConnectSim, InstallMode, ProductSim, SimTenant};
+use simulator::{
+    ConnectSim, ForgeApp, ForgeSendOptions, ForgeSim, ForgeSite, InstallMode, ProductSim, SimTenant,
+};
 
 use crate::rules;
-use crate::settings::{free_port, pipeline_vars};
+use crate::settings::{forge_vars, free_port, pipeline_vars, FORGE_APP_UUID};
 use processes::Service;
 use services::{PrivatePostgres, PrivateRabbit};
 
@@ -28,6 +31,8 @@ pub struct Cluster {
     pub product: ProductSim,
     /// Jira as the ingress sees it.
     pub connect: ConnectSim,
+    /// Forge as the ingress sees it (JWKS, invocation tokens, events).
+    pub forge: ForgeSim,
     /// The ingress process (None while it is down).
     pub ingress: Option<Service>,
     /// The worker processes.
@@ -52,11 +57,14 @@ impl Cluster {
             .context("starting a private RabbitMQ node")?;
         let ingress_port = free_port();
         let product = ProductSim::start().await;
-        let connect =
-            ConnectSim::start(&format!("http://127.0.0.1:{ingress_port}"), product.clone()).await;
+        let app_url = format!("http://127.0.0.1:{ingress_port}");
+        let connect = ConnectSim::start(&app_url, product.clone()).await;
+        let forge = ForgeSim::start(ForgeApp::new(&app_url), FORGE_APP_UUID, product.clone()).await;
+        forge.set_lifecycle_options(ForgeSendOptions::fast());
         let mut cluster = Self {
             product,
             connect,
+            forge,
             ingress: None,
             workers: Vec::new(),
             postgres,
@@ -77,6 +85,7 @@ impl Cluster {
     /// The variables every service gets, as an operator would set them.
     fn env(&self, metrics_port: u16) -> Vec<(String, String)> {
         let mut vars = pipeline_vars(self.ingress_port, &self.connect.key_server_url());
+        vars.extend(forge_vars(&self.forge));
         vars.extend([
             ("HOOKLINE_DATABASE__URL", self.postgres.url(DATABASE)),
             ("HOOKLINE_AMQP__URL", self.rabbit.url()),
@@ -165,12 +174,32 @@ impl Cluster {
             .install(client_key, ProductType::Jira, InstallMode::Signed)
             .await?;
         self.connect.enable(&tenant).await?;
+        self.add_echo_rule(&ClientKey::parse(client_key)?).await?;
+        Ok(tenant)
+    }
+
+    /// Installs the app on the Forge Jira site `name` (Forge delivers `installed`) and gives
+    /// its tenant the rule [`rules::echo`].
+    pub async fn forge_site_with_echo_rule(&self, name: &str) -> anyhow::Result<ForgeSite> {
+        let (site, delivery) = self.forge.install(name, ProductType::Jira).await?;
+        anyhow::ensure!(
+            delivery.accepted,
+            "installed was refused: {:?}",
+            delivery.attempts
+        );
+        // A first installation's tenant is named after its site (docs/forge.md §6).
+        let client_key = ClientKey::parse(&format!("forge:{}:jira", site.cloud_id))?;
+        self.add_echo_rule(&client_key).await?;
+        Ok(site)
+    }
+
+    async fn add_echo_rule(&self, client_key: &ClientKey) -> anyhow::Result<()> {
         let db = common::db::connect(&self.postgres.url(DATABASE)).await?;
         let spec: RuleSpec = serde_json::from_value(rules::echo())?;
         RuleStore::new(db.clone(), Duration::ZERO)
-            .add(&ClientKey::parse(client_key)?, &spec)
+            .add(client_key, &spec)
             .await?;
         db.close().await?;
-        Ok(tenant)
+        Ok(())
     }
 }

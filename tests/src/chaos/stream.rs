@@ -1,9 +1,13 @@
-//! A steady stream of signed `jira:issue_created` webhooks from several sites, each delivery
-//! sent as Jira sends it (re-tried on 5xx, 429 and connection errors), every outcome recorded.
+//! A steady stream of `jira:issue_created` events from several sites: signed webhooks from
+//! Connect sites, each sent as Jira sends it (re-tried on 5xx, 429 and connection errors), and
+//! Forge events from Forge sites, each sent as Forge sends it (a fresh token per attempt,
+//! re-tried on any non-2xx); every outcome recorded.
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use simulator::{payloads, ConnectSim, SendOptions, SimTenant};
+use simulator::{
+    payloads, ConnectSim, ForgeSendOptions, ForgeSim, ForgeSite, SendOptions, SimTenant,
+};
 use std::time::Instant;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -12,11 +16,34 @@ use tokio_util::sync::CancellationToken;
 /// enough to ride out every outage the test causes. Real Jira retries for longer.
 const ATTEMPTS: u32 = 9;
 const BACKOFF: Duration = Duration::from_millis(250);
+/// Forge's retries in the chaos run: 8 retries, 8 s apart (64 s in all, as Jira's above).
+/// Real Forge retries 4 times, 60 s apart.
+const FORGE_RETRIES: u32 = 8;
+const FORGE_RETRY_DELAY: Duration = Duration::from_secs(8);
+
+/// A site the stream sends from.
+#[derive(Clone)]
+pub enum Site {
+    /// A Connect site: signed webhooks through the Connect simulator.
+    Connect(ConnectSim, SimTenant),
+    /// A Forge installation: events through the simulator's Forge.
+    Forge(ForgeSim, ForgeSite),
+}
+
+impl Site {
+    /// The key the product simulator records its effects under.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Connect(_, tenant) => &tenant.client_key,
+            Self::Forge(_, site) => &site.site_key,
+        }
+    }
+}
 
 /// One delivery and what became of it.
 #[derive(Clone, Debug)]
 pub struct Sent {
-    /// The site.
+    /// The site (its key in the product simulator).
     pub client_key: String,
     /// The issue it is about (one issue per delivery), e.g. `KAN-17`.
     pub issue_key: String,
@@ -36,14 +63,13 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Starts sending `per_second` webhooks a second for each of `sites`.
-    pub fn start(connect: &ConnectSim, sites: &[SimTenant], per_second: u32) -> Self {
+    /// Starts sending `per_second` events a second for each of `sites`.
+    pub fn start(sites: &[Site], per_second: u32) -> Self {
         let stop = CancellationToken::new();
         let sent = Arc::new(Mutex::new(Vec::new()));
         let mut senders = JoinSet::new();
         for site in sites {
-            let (connect, site, stop, sent) =
-                (connect.clone(), site.clone(), stop.clone(), sent.clone());
+            let (site, stop, sent) = (site.clone(), stop.clone(), sent.clone());
             senders.spawn(async move {
                 let mut deliveries = JoinSet::new();
                 let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
@@ -52,9 +78,9 @@ impl Stream {
                         () = stop.cancelled() => break,
                         _ = tick.tick() => {}
                     }
-                    let (connect, site, sent) = (connect.clone(), site.clone(), sent.clone());
+                    let (site, sent) = (site.clone(), sent.clone());
                     deliveries.spawn(async move {
-                        let record = deliver(&connect, &site, number).await;
+                        let record = deliver(&site, number).await;
                         sent.lock().expect("the record lock").push(record);
                     });
                 }
@@ -86,24 +112,43 @@ impl Stream {
 }
 
 /// Sends delivery `number` of `site` about issue `KAN-{number}`.
-async fn deliver(connect: &ConnectSim, site: &SimTenant, number: u64) -> Sent {
+async fn deliver(site: &Site, number: u64) -> Sent {
     let issue_key = format!("KAN-{number}");
-    let payload = payloads::jira_issue_created(&issue_key, "chaos", "KAN");
-    let options = SendOptions {
-        max_attempts: Some(ATTEMPTS),
-        backoff: Some(BACKOFF),
-        ..SendOptions::default()
-    };
     let at = Instant::now();
-    let report = connect
-        .send_webhook(site, "jira:issue_created", &payload, options)
-        .await
-        .unwrap_or_else(|e| panic!("sending {issue_key} for {}: {e:#}", site.client_key));
+    let (accepted, attempts) = match site {
+        Site::Connect(connect, tenant) => {
+            let payload = payloads::jira_issue_created(&issue_key, "chaos", "KAN");
+            let options = SendOptions {
+                max_attempts: Some(ATTEMPTS),
+                backoff: Some(BACKOFF),
+                ..SendOptions::default()
+            };
+            let report = connect
+                .send_webhook(tenant, "jira:issue_created", &payload, options)
+                .await
+                .unwrap_or_else(|e| panic!("sending {issue_key} for {}: {e:#}", site.key()));
+            (report.accepted, report.attempts)
+        }
+        Site::Forge(forge, forge_site) => {
+            let payload =
+                simulator::forge::payloads::jira_issue_created(&issue_key, "chaos", "KAN");
+            let options = ForgeSendOptions {
+                max_retries: FORGE_RETRIES,
+                retry_delay: FORGE_RETRY_DELAY,
+                ..ForgeSendOptions::default()
+            };
+            let delivery = forge
+                .send_event(forge_site, payload, options)
+                .await
+                .unwrap_or_else(|e| panic!("sending {issue_key} for {}: {e:#}", site.key()));
+            (delivery.accepted, delivery.attempts)
+        }
+    };
     Sent {
-        client_key: site.client_key.clone(),
+        client_key: site.key().to_owned(),
         issue_key,
         at,
-        accepted: report.accepted,
-        attempts: report.attempts,
+        accepted,
+        attempts,
     }
 }

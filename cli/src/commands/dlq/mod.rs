@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use common::config::Settings;
 use common::envelope::{EventEnvelope, QueueMessage};
+use common::tenant::TenantId;
 
 use super::table::{self, or_dash};
 use crate::cli::{DlqCommand, DlqSelect};
@@ -50,6 +51,20 @@ impl DeadLetter {
         }
     }
 
+    /// For a Forge installation's event, the key its tenant was first registered under
+    /// (`forge:{cloudId}:{product}`, as `hookline tenants list` shows it); the letter's
+    /// `client_key` is the installation's ARI.
+    fn forge_tenant_key(&self) -> Option<String> {
+        match &self.envelope.as_ref().ok()?.tenant {
+            TenantId::Forge(forge) => Some(format!(
+                "forge:{}:{}",
+                forge.cloud_id.as_str(),
+                self.product.as_ref()?
+            )),
+            TenantId::Connect(_) => None,
+        }
+    }
+
     /// The routing key it was first published with: `{product}.{event}`.
     fn routing_key(&self) -> Option<String> {
         Some(format!(
@@ -83,7 +98,10 @@ impl Selection {
     fn matches(&self, letter: &DeadLetter) -> bool {
         match self {
             Self::Id(id) => letter.id == *id,
-            Self::ClientKey(key) => letter.client_key.as_deref() == Some(key.as_str()),
+            Self::ClientKey(key) => {
+                letter.client_key.as_deref() == Some(key.as_str())
+                    || letter.forge_tenant_key().as_deref() == Some(key.as_str())
+            }
             Self::All => true,
         }
     }
@@ -268,4 +286,24 @@ fn print_table(letters: &[DeadLetter]) {
         })
         .collect();
     table::print(&["ID", "CLIENT KEY", "EVENT", "ATTEMPT", "REASON"], &rows);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORGE_LETTER: &str = r#"{"event.v1":{"event_id":"00000000-0000-0000-0000-000000000000","forge":{"installation_id":"ari:cloud:ecosystem::installation/0a3a7799-aaaa","cloud_id":"d0d52620"},"product":"jira","event":"jira:issue_created","webhook_id":"event:abc","retry":0,"flow":null,"received_at":"1970-01-01T00:00:00Z","payload":{}}}"#;
+
+    #[test]
+    fn a_forge_letter_is_selected_by_its_tenant_key_or_its_installation() {
+        let letter = DeadLetter::new("1".into(), "gave up".into(), None, FORGE_LETTER.as_bytes());
+        assert!(letter.envelope.is_ok(), "{:?}", letter.envelope);
+        for key in [
+            "forge:d0d52620:jira",
+            "ari:cloud:ecosystem::installation/0a3a7799-aaaa",
+        ] {
+            assert!(Selection::ClientKey(key.into()).matches(&letter), "{key}");
+        }
+        assert!(!Selection::ClientKey("forge:d0d52620:confluence".into()).matches(&letter));
+    }
 }

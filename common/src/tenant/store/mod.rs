@@ -9,6 +9,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
+mod forge;
 mod purge;
 
 pub use purge::PurgeReport;
@@ -19,6 +20,7 @@ use crate::connect::verify::TenantLookup;
 use crate::connect::SharedSecret;
 use crate::crypto::{CryptoError, Keyring};
 use crate::entities::tenants::{self, Column, Entity as Tenants};
+use crate::forge::InstallationId;
 
 const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 
@@ -52,6 +54,8 @@ pub struct TenantStore {
     db: DatabaseConnection,
     keyring: Arc<Keyring>,
     cache: TenantCache,
+    /// The tenant key of each Forge installation (per product) looked up lately.
+    forge_keys: moka::future::Cache<(InstallationId, ProductType), ClientKey>,
 }
 
 impl TenantStore {
@@ -68,7 +72,16 @@ impl TenantStore {
         max_capacity: u64,
     ) -> Self {
         let cache = TenantCache::new(cache_ttl, max_capacity);
-        Self { db, keyring, cache }
+        let forge_keys = moka::future::Cache::builder()
+            .time_to_live(cache_ttl)
+            .max_capacity(max_capacity)
+            .build();
+        Self {
+            db,
+            keyring,
+            cache,
+            forge_keys,
+        }
     }
 
     /// The tenant with this client key, from the cache or the database.
@@ -89,10 +102,15 @@ impl TenantStore {
         Ok(tenant)
     }
 
-    /// The tenant `id` names, from the cache or the database.
-    pub async fn find(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+    /// The tenant `id` names in `product`, from the cache or the database.
+    pub async fn find(
+        &self,
+        id: &TenantId,
+        product: ProductType,
+    ) -> Result<Option<Tenant>, StoreError> {
         match id {
             TenantId::Connect(client_key) => self.find_by_client_key(client_key).await,
+            TenantId::Forge(forge) => self.find_forge(&forge.installation_id, product).await,
         }
     }
 
@@ -121,6 +139,11 @@ impl TenantStore {
             server_version: Set(payload.server_version.clone()),
             plugins_version: Set(payload.plugins_version.clone()),
             public_key: Set(payload.public_key.clone()),
+            cloud_id: NotSet,
+            api_base_url: NotSet,
+            forge_token: NotSet,
+            forge_token_expires_at: NotSet,
+            forge_installed_at: NotSet,
             state: Set(TenantState::Installed.as_str().to_owned()),
             installed_at: Set(now),
             enabled_at: Set(None),
@@ -254,13 +277,19 @@ impl TenantStore {
         let product_type =
             ProductType::parse(&row.product_type).map_err(|e| invalid(e.to_string()))?;
         let state = TenantState::parse(&row.state).map_err(|e| invalid(e.to_string()))?;
-        let secret = self
-            .keyring
-            .decrypt(&row.shared_secret, row.client_key.as_bytes())?;
+        // An empty secret column: a tenant known only through Forge.
+        let shared_secret = match row.shared_secret.as_str() {
+            "" => None,
+            stored => Some(SharedSecret::new(
+                self.keyring.decrypt(stored, row.client_key.as_bytes())?,
+            )),
+        };
+        let forge = self.forge_identity(&row).map_err(invalid)?;
         Ok(Tenant {
             client_key,
             app_key: row.app_key,
-            shared_secret: SharedSecret::new(secret),
+            shared_secret,
+            forge,
             base_url: row.base_url,
             display_url: row.display_url,
             product_type,

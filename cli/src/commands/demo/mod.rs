@@ -1,7 +1,10 @@
 //! `hookline demo`: the one-minute tour. It starts the embedded pipeline and the Connect
 //! simulator, installs a Jira and a Confluence site (signed install), gives each a rule, sends a
 //! handful of webhooks — one of them twice, as Jira retries do, and a Confluence comment that
-//! acts on its page — and prints what was posted back.
+//! acts on its page — then installs the app on a Forge site and delivers one event twice
+//! ([`forge`]), and prints what was posted back.
+mod forge;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -30,7 +33,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let app_url = format!("http://127.0.0.1:{port}");
     let product = ProductSim::start().await;
     let connect = ConnectSim::start(&app_url, product.clone()).await;
-    let settings = settings(&data_dir, port, &app_url, &connect.key_server_url())?;
+    let forge_sim = forge::start(&app_url, &product).await;
+    let settings = settings(
+        &data_dir,
+        port,
+        &app_url,
+        &connect.key_server_url(),
+        &forge_sim,
+    )?;
     init_subscriber(get_subscriber(&settings.log));
     let shutdown = CancellationToken::new();
     let pipeline = Pipeline::start(settings, shutdown.clone()).await?;
@@ -126,11 +136,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("4. sent 6 signed webhooks (KAN-1 twice with one webhook id, as a Jira retry; OPS-7 matches no rule; a comment on the Confluence page)");
+    let forge_site = forge::run(&forge_sim, &pipeline).await?;
 
     let expected = |p: &ProductSim| {
         p.comments(&jira.client_key).len() >= 2
             && !p.comments(&wiki.client_key).is_empty()
             && !p.labels(&wiki.client_key).is_empty()
+            && !p.comments(&forge_site.site_key).is_empty()
     };
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !expected(&product) && tokio::time::Instant::now() < deadline {
@@ -139,10 +151,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // Give a duplicate a chance to show up, if the pipeline were to produce one.
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!(
-        "5. what the pipeline posted back (every call JWT-signed and verified by the simulator):"
+        "7. what the pipeline posted back (every call JWT-signed or, for Forge, with the app system token, and verified by the simulator):"
     );
-    for tenant in [&jira, &wiki] {
-        for comment in product.comments(&tenant.client_key) {
+    for site_key in [&jira.client_key, &wiki.client_key, &forge_site.site_key] {
+        for comment in product.comments(site_key) {
             let text = comment
                 .body
                 .get("body")
@@ -150,7 +162,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default();
             println!(
                 "   {:<10} {:<10} comment {:>3}: {}",
-                tenant.client_key,
+                site_key,
                 comment.target,
                 comment.id,
                 text.as_str().unwrap_or_default()
@@ -166,10 +178,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let jira_comments = product.comments(&jira.client_key).len();
     let wiki_comments = product.comments(&wiki.client_key).len();
     let wiki_labels = product.labels(&wiki.client_key);
+    let forge_comments = product.comments(&forge_site.site_key).len();
     println!(
-        "   {} comments on Jira (KAN-1 once despite the retry, none on OPS-7), {} on Confluence; {} refused calls",
+        "   {} comments on Jira (KAN-1 once despite the retry, none on OPS-7), {} on Confluence, {} through Forge (FRG-1 once despite the retry); {} refused calls",
         jira_comments,
         wiki_comments,
+        forge_comments,
         product.rejected_requests()
     );
     // The simulator's client keeps idle connections to the ingress, which would hold its
@@ -180,6 +194,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let labelled_page = wiki_labels.len() == 1 && wiki_labels[0].target == "194347009";
     let as_expected = jira_comments == 2
         && wiki_comments == 1
+        && forge_comments == 1
         && labelled_page
         && product.rejected_requests() == 0;
     Ok(if as_expected {
@@ -201,6 +216,7 @@ fn settings(
     port: u16,
     app_url: &str,
     key_server: &str,
+    forge_sim: &simulator::ForgeSim,
 ) -> anyhow::Result<Settings> {
     let vars = [
         ("HOOKLINE_DATA_DIR", data_dir.display().to_string()),
@@ -224,7 +240,11 @@ fn settings(
         log_var("HOOKLINE_LOG__LEVEL", "warn"),
         log_var("HOOKLINE_LOG__FORMAT", "pretty"),
     ];
-    let vars = vars.map(|(k, v)| (k.to_owned(), v)).into_iter().chain(log);
+    let vars = vars
+        .into_iter()
+        .chain(forge::settings(forge_sim))
+        .map(|(k, v)| (k.to_owned(), v))
+        .chain(log);
     Ok(Settings::load_from(None, vars)?)
 }
 
