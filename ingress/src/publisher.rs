@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::amqp::{headers, Link, Topology};
+use common::amqp::{headers, Link, LinkState, Topology};
 use common::envelope::{EventEnvelope, QueueMessage};
 use common::queue::{EventPublisher, PublishError};
 use futures::future::BoxFuture;
@@ -61,7 +61,6 @@ impl AmqpPublisher {
                         .confirm_select(ConfirmSelectOptions::default())
                         .await?;
                     topology.declare(&channel).await?;
-                    gauge.set_broker_connected(true);
                     let on_error = gauge.clone();
                     channel.on_error(move |_| on_error.set_broker_connected(false));
                     Ok(channel)
@@ -69,6 +68,10 @@ impl AmqpPublisher {
             },
             shutdown,
         );
+        // The link going down for any reason (a connection error, a timeout noticed by a
+        // publish, a cut network found by heartbeats) shows on the gauge at once.
+        let gauge = metrics.clone();
+        link.on_state_change(move |state| gauge.set_broker_connected(state == LinkState::Up));
         Self {
             link,
             topology,

@@ -102,6 +102,25 @@ impl<T: LinkHandle> Link<T> {
         }
     }
 
+    /// Calls `on_change` with the link's state now and after every change, until the link
+    /// stops: a gauge kept this way follows the link whichever way it went down.
+    pub fn on_state_change(&self, on_change: impl Fn(LinkState) + Send + 'static) {
+        let mut current = self.current.clone();
+        tokio::spawn(async move {
+            loop {
+                let state = if current.borrow_and_update().is_some() {
+                    LinkState::Up
+                } else {
+                    LinkState::Down
+                };
+                on_change(state);
+                if current.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
     /// Waits until the link is up (or `timeout` passes) and returns the handle.
     pub async fn wait_up(&self, timeout: Duration) -> Option<T> {
         let mut current = self.current.clone();
