@@ -68,6 +68,16 @@ pub struct ForgeManifestArgs {
         value_parser = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
     )]
     pub runtime: String,
+    /// Connect on Forge: also declare the Connect app (`app.connect`, its key the descriptor's)
+    /// and its descriptor's modules (`connectModules`). Each event then comes by a Connect
+    /// webhook unless forge.triggers moves it to a Forge trigger, and the pages stay Connect
+    /// pages unless forge.custom_ui is true.
+    #[arg(long)]
+    pub connect: bool,
+    /// Only this product's events, pages and Connect modules (needed with --connect when
+    /// app.jira.key and app.confluence.key differ: one Forge app carries one Connect app).
+    #[arg(long, value_parser = ["jira", "confluence"])]
+    pub product: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +102,33 @@ pub enum TenantsCommand {
         /// The tenant's clientKey.
         client_key: String,
     },
+    /// Tie a Connect tenant to its site's Forge installation (Connect on Forge).
+    ///
+    /// Only for a tenant installed before the app was on Forge: its `installed` named no
+    /// installation, and Atlassian does not send `installed` again. The site's cloud id is at
+    /// `https://<site>.atlassian.net/_edge/tenant_info`. A tenant its Forge installation
+    /// created already (with its rules and history) is merged into the Connect tenant now;
+    /// otherwise the installation's first call joins it.
+    Link {
+        /// The Connect tenant's clientKey.
+        client_key: String,
+        /// The site's cloud id (a UUID).
+        #[arg(long)]
+        cloud_id: String,
+    },
+    /// Choose how the worker calls a tenant known both ways (a Connect app on Forge).
+    ///
+    /// `connect`: a Connect JWT to its baseUrl; `forge`: the app system token to its Forge
+    /// apiBaseUrl; `auto`: Connect while it has a sharedSecret, else Forge. When the chosen way
+    /// cannot be used (no sharedSecret, no usable token), the other one is. Running workers
+    /// switch within `database.tenant_cache_ttl_secs`, without a restart.
+    Calls {
+        /// The tenant's clientKey.
+        client_key: String,
+        /// connect, forge or auto.
+        #[arg(value_enum)]
+        with: CallsWith,
+    },
     /// Delete a tenant with its rules and event ledger rows, in one transaction.
     ///
     /// Without --yes, prints what would be deleted and deletes nothing (exit code 1).
@@ -102,6 +139,17 @@ pub enum TenantsCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// How the worker calls a tenant (`hookline tenants calls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CallsWith {
+    /// A Connect JWT to the site's baseUrl.
+    Connect,
+    /// The app system token to the installation's apiBaseUrl.
+    Forge,
+    /// Connect while the tenant has a sharedSecret, else Forge.
+    Auto,
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,4 +368,8 @@ pub struct DemoArgs {
     /// Where the demo keeps its database (a temporary directory by default).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Show a Connect app moving to Forge instead: one tenant across both, one effect when
+    /// an event comes both ways, calls switched to Forge, Connect uninstalled.
+    #[arg(long)]
+    pub forge: bool,
 }

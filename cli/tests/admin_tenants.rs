@@ -176,6 +176,67 @@ async fn purge_needs_yes_then_deletes_the_tenant_its_rules_and_ledger(env: Admin
     assert!(err.contains("no tenant with client key"), "{err}");
 }
 
+async fn calls_chooses_how_a_tenant_is_called_and_show_says_it(env: AdminEnv) {
+    seed(&env).await;
+    let out = env.ok(&["tenants", "show", "site-a"]);
+    assert!(
+        out.contains("connect (auto)"),
+        "the default is shown as such: {out}"
+    );
+    let out = env.ok(&["tenants", "calls", "site-a", "forge"]);
+    assert!(
+        out.contains("tenant site-a is now called with forge"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no forge identity yet"),
+        "a Connect-only tenant is warned about: {out}"
+    );
+    let tenant = env
+        .tenants()
+        .find_by_client_key(&ck("site-a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tenant.calls_with, Some(common::tenant::Protocol::Forge));
+    let out = env.ok(&["tenants", "show", "site-a"]);
+    assert!(out.contains("callsWith") && out.contains("forge"), "{out}");
+    let out = env.ok(&["tenants", "calls", "site-a", "auto"]);
+    assert!(out.contains("connect (auto)"), "{out}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["tenants", "calls", "site-a", "smoke-signals"])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "a usage error: {err}");
+    assert!(
+        err.contains("smoke-signals") && err.contains("connect, forge, auto"),
+        "{err}"
+    );
+    let (_, err) = env.fails(&["tenants", "calls", "nobody", "forge"]);
+    assert!(
+        err.contains("no tenant with client key \"nobody\""),
+        "{err}"
+    );
+}
+
+async fn link_ties_a_connect_tenant_to_its_site_and_names_what_it_refuses(env: AdminEnv) {
+    seed(&env).await;
+    let cloud = "11111111-2222-3333-4444-555555555555";
+    let out = env.ok(&["tenants", "link", "site-a", "--cloud-id", cloud]);
+    assert!(
+        out.contains("linked to the site") && out.contains("first call of its Forge installation"),
+        "{out}"
+    );
+    let (_, err) = env.fails(&["tenants", "link", "site-a", "--cloud-id", "not-a-uuid"]);
+    assert!(err.contains("not a cloud id"), "{err}");
+    let (_, err) = env.fails(&["tenants", "link", "nobody", "--cloud-id", cloud]);
+    assert!(
+        err.contains("no tenant with client key \"nobody\""),
+        "{err}"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
         mod postgres {
@@ -198,6 +259,8 @@ on_both_backends!(
     show_prints_the_fields_the_rule_count_and_activity,
     disable_sets_the_state_so_events_are_refused,
     purge_needs_yes_then_deletes_the_tenant_its_rules_and_ledger,
+    calls_chooses_how_a_tenant_is_called_and_show_says_it,
+    link_ties_a_connect_tenant_to_its_site_and_names_what_it_refuses,
 );
 
 #[test]
@@ -209,6 +272,8 @@ fn every_admin_subcommand_has_help() {
         vec!["tenants", "disable", "--help"],
         vec!["tenants", "enable", "--help"],
         vec!["tenants", "purge", "--help"],
+        vec!["tenants", "calls", "--help"],
+        vec!["tenants", "link", "--help"],
         vec!["rules", "--help"],
         vec!["rules", "list", "--help"],
         vec!["rules", "add", "--help"],

@@ -165,6 +165,25 @@ fn demo_runs_the_whole_pipeline_and_prints_the_posted_comments() {
     );
 }
 
+#[cfg(feature = "demo")]
+#[test]
+fn demo_forge_shows_a_connect_app_moving_to_forge_with_one_effect_per_event() {
+    let output = hookline(&["demo", "--forge"]);
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("still one tenant (demo-migrating)"), "{text}");
+    assert!(text.contains("2 comments in all, one for MIG-2"), "{text}");
+    assert!(
+        text.contains("4 comments for 4 events, 2 by Connect and 2 by Forge, 0 refused calls"),
+        "{text}"
+    );
+    assert!(text.contains("everything as expected"), "{text}");
+}
+
 #[test]
 fn up_serves_the_descriptor_on_the_embedded_default_and_stops_on_sigterm() {
     use std::io::Read;

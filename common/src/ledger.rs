@@ -306,6 +306,23 @@ impl LedgerStore {
             .map(drop)
     }
 
+    /// Whether any row of `client_key` records `delivery_id` (for any rule).
+    pub async fn knows_delivery(
+        &self,
+        client_key: &ClientKey,
+        delivery_id: &str,
+    ) -> Result<bool, DbErr> {
+        let row = Ledger::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::ClientKey.eq(client_key.as_str()))
+            .filter(Column::DeliveryId.eq(delivery_id))
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// The pair's row, if any.
     pub async fn find(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>, DbErr> {
         let row = Ledger::find()

@@ -7,6 +7,7 @@
 //! - [`rules`]: tenant rules (conditions, actions, templates) and their store.
 //! - [`ledger`]: the per-tenant event ledger, also the idempotency key of every effect.
 //! - [`subject`]: what an event is about (a Jira issue, a Confluence page or blog post).
+//! - [`event_key`]: one product event's key, the same whichever protocol delivered it.
 //! - [`config`]: layered settings (file + `HOOKLINE_` environment) with validation.
 //! - [`telemetry`]: tracing subscriber set-up.
 //! - [`connect`]: the Atlassian Connect JWT core (canonical request, qsh, verify, sign).
@@ -25,6 +26,7 @@ pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod envelope;
+pub mod event_key;
 pub mod forge;
 pub mod ledger;
 pub mod queue;

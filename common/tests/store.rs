@@ -9,24 +9,6 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use support::{install_payload, keyring, Backend, TestDb};
 
-/// Generates `postgres::<scenario>` and `sqlite::<scenario>` tests for each scenario function.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(super::Backend::Postgres).await
-            })*
-        }
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(super::Backend::Sqlite).await
-            })*
-        }
-    };
-}
-
 on_both_backends!(
     save_install_then_find,
     reinstall_updates_the_secret_and_invalidates_the_cache,

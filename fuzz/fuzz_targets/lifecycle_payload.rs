@@ -109,5 +109,6 @@ fn tenant(payload: &InstallPayload) -> Tenant {
         uninstalled_at: None,
         updated_at: epoch,
         forge: None,
+        calls_with: None,
     }
 }

@@ -1,8 +1,9 @@
 //! The app descriptors, generated from the settings: one per product, since a Connect
 //! descriptor is installed into one product and registers every one of its `webhooks` entries
 //! whose event that product knows (one descriptor for both would have Confluence deliver
-//! `comment_created` twice, once to the Jira route). [`product_modules`] is also where the
-//! Forge manifest's `connectModules` come from.
+//! `comment_created` twice, once to the Jira route). [`lifecycle`], [`webhook_modules`] and
+//! [`pages`] (which [`product_modules`] joins) are also where the Forge manifest's
+//! `connectModules` come from (`hookline forge manifest --connect`).
 use common::config::AppSettings;
 use common::tenant::ProductType;
 use serde_json::{json, Value};
@@ -10,7 +11,6 @@ use serde_json::{json, Value};
 /// The descriptor `product` installs: its own key and name, lifecycle URLs that only accept
 /// that product (`/{product}/installed`, ...), API migrations, scopes and its modules.
 pub fn render_descriptor(app: &AppSettings, product: ProductType) -> Value {
-    let lifecycle = |event: &str| format!("/{}/{event}", product.as_str());
     json!({
         "key": app.key_for(product),
         "name": app.name_for(product),
@@ -18,35 +18,45 @@ pub fn render_descriptor(app: &AppSettings, product: ProductType) -> Value {
         "vendor": { "name": app.vendor_name, "url": app.vendor_url },
         "baseUrl": app.base_url.trim_end_matches('/'),
         "authentication": { "type": "jwt" },
-        "lifecycle": {
-            "installed": lifecycle("installed"),
-            "uninstalled": lifecycle("uninstalled"),
-            "enabled": lifecycle("enabled"),
-            "disabled": lifecycle("disabled"),
-        },
+        "lifecycle": lifecycle(product),
         "apiMigrations": { "signed-install": app.signed_install, "context-qsh": true },
         "scopes": app.scopes,
         "modules": product_modules(app, product),
     })
 }
 
-/// `product`'s modules: one webhook per subscribed event of that product, at
-/// `/webhooks/{product}/{event}`, and the pages shown inside it.
+/// The lifecycle URLs of `product`'s descriptor: `/{product}/installed`, ... (they refuse a
+/// body of another product).
+pub fn lifecycle(product: ProductType) -> Value {
+    let url = |event: &str| format!("/{}/{event}", product.as_str());
+    json!({
+        "installed": url("installed"),
+        "uninstalled": url("uninstalled"),
+        "enabled": url("enabled"),
+        "disabled": url("disabled"),
+    })
+}
+
+/// `product`'s modules: its webhooks ([`webhook_modules`]) and the pages shown inside it.
 pub fn product_modules(app: &AppSettings, product: ProductType) -> Value {
-    let webhooks: Vec<Value> = app
-        .events(product)
-        .map(|event| {
-            json!({ "event": event, "url": format!("/webhooks/{}/{event}", product.as_str()) })
-        })
-        .collect();
     let mut modules = pages(product);
-    modules["webhooks"] = Value::Array(webhooks);
+    modules["webhooks"] = Value::Array(webhook_modules(app, product));
     modules
 }
 
+/// One webhook module per subscribed event of `product`, at `/webhooks/{product}/{event}`.
+pub fn webhook_modules(app: &AppSettings, product: ProductType) -> Vec<Value> {
+    app.events(product)
+        .map(|event| {
+            json!({ "event": event, "url": format!("/webhooks/{}/{event}", product.as_str()) })
+        })
+        .collect()
+}
+
 /// The rules page (Jira admin page, Confluence configure page), the site's activity (an admin
-/// page in both) and the activity of one issue (panel) or page or blog post (byline item).
-fn pages(product: ProductType) -> Value {
+/// page in both) and the activity of one issue (panel) or page or blog post (byline item):
+/// module type to a list of modules, or to one module (`configurePage`).
+pub fn pages(product: ProductType) -> Value {
     let activity_admin = json!({
         "key": "hookline-activity",
         "name": { "value": "hookline activity" },

@@ -13,6 +13,7 @@ mod m20261126_000002_create_rules;
 mod m20261126_000003_create_event_ledger;
 mod m20261126_000004_create_local_queue;
 mod m20261203_000005_forge_tenants;
+mod m20261203_000006_tenant_calls_with;
 
 /// Applies and reverts every migration of hookline, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_event_ledger::Migration),
             Box::new(m20261126_000004_create_local_queue::Migration),
             Box::new(m20261203_000005_forge_tenants::Migration),
+            Box::new(m20261203_000006_tenant_calls_with::Migration),
         ]
     }
 }

@@ -11,10 +11,13 @@
 //!   Tokens, installs (`avi:forge:installed:app`), product events with Forge's retries,
 //!   scheduled triggers and `preUninstall`, and app system tokens, which the [`ProductSim`]
 //!   accepts for its Forge sites at `/ex/{product}/{cloudId}` as `api.atlassian.com` does.
+//! - [`both_ways`]: one product event as both its Connect webhook and its Forge event (a
+//!   Connect app on Forge, mid-migration).
 //! - [`payloads`]: webhook payloads shaped like the real captures in `fixtures/payloads/`.
 //! - [`server`]: serving warp filters on a local port, with the ability to drop a connection
 //!   without answering (which plain warp cannot do).
 
+pub mod both_ways;
 pub mod connect;
 pub mod forge;
 pub mod payloads;

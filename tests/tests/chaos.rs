@@ -1,6 +1,7 @@
 //! Chaos: real ingress and worker processes on a private PostgreSQL and RabbitMQ node, a steady
-//! stream of signed webhooks from four Connect Jira sites and of Forge events from a Forge
-//! installation, and, while it flows: a worker SIGKILLed
+//! stream of signed webhooks from four Connect Jira sites, of Forge events from a Forge
+//! installation, and of both at once from a Connect app on Forge mid-migration (each event as
+//! its webhook and as its Forge event, which must make one comment), and, while it flows: a worker SIGKILLed
 //! mid-flight (another started), the ingress SIGKILLed and restarted, RabbitMQ's application
 //! stopped and started, PostgreSQL crashed and restarted, and one site's Jira answering with
 //! 429, 5xx and slow storms. At the end, from the simulator's records: every delivery answered
@@ -53,6 +54,11 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
         .await
         .unwrap_or_else(|e| panic!("installing the Forge site: {e:#}"));
     sites.push(Site::Forge(cluster.forge.clone(), forge_site));
+    let overlap = cluster
+        .both_ways_site_with_echo_rule("site-migrating")
+        .await
+        .unwrap_or_else(|e| panic!("installing the migrating site: {e:#}"));
+    sites.push(overlap);
     let stream = Stream::start(&sites, PER_SITE_PER_SECOND);
     let mut log = Timeline::default();
     tokio::time::sleep(BETWEEN).await;
@@ -103,17 +109,26 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
 
     log.mark("stream stopped; draining");
     let sent = stream.stop().await;
-    let site_keys: Vec<String> = sites.iter().map(|s| s.key().to_owned()).collect();
+    let site_keys: Vec<(String, String)> = sites.iter().flat_map(Site::effect_keys).collect();
     let effects = drain(&cluster, &site_keys, &sent).await;
     log.mark("drained");
     let summary = effects.summarise(&sent);
-    let forge_key = sites.last().expect("the Forge site").key().to_owned();
-    let forge_sent: Vec<Sent> = sent
-        .iter()
-        .filter(|s| s.client_key == forge_key)
-        .cloned()
-        .collect();
-    let forge_summary = effects.summarise(&forge_sent);
+    let of_site = |wanted: fn(&Site) -> bool| {
+        let key = sites
+            .iter()
+            .find(|s| wanted(s))
+            .expect("the site")
+            .key()
+            .to_owned();
+        let sent: Vec<Sent> = sent
+            .iter()
+            .filter(|s| s.client_key == key)
+            .cloned()
+            .collect();
+        effects.summarise(&sent)
+    };
+    let forge_summary = of_site(|s| matches!(s, Site::Forge(..)));
+    let overlap_summary = of_site(|s| matches!(s, Site::BothWays(..)));
 
     let during_storm = |s: &Sent| s.at >= storm_from && s.at < storm_to;
     let others = effects.latencies(&sent, |s| s.client_key != STORMY && during_storm(s));
@@ -133,6 +148,7 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
     );
     println!("chaos: {summary}");
     println!("chaos, the Forge site alone: {forge_summary}");
+    println!("chaos, the site sending each event both ways alone: {overlap_summary}");
 
     assert!(
         exited.is_empty(),
@@ -156,6 +172,10 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
     assert!(
         forge_summary.accepted * 10 >= forge_summary.sent * 9,
         "Forge's retries got most of its events in: {forge_summary}"
+    );
+    assert!(
+        overlap_summary.accepted * 10 >= overlap_summary.sent * 9,
+        "most events of the site sending both ways got in: {overlap_summary}"
     );
     assert!(
         !others.is_empty() && !stormy.is_empty(),
@@ -192,7 +212,7 @@ fn storm() -> Vec<Fault> {
 
 /// Waits until every accepted delivery has its comment (or [`DRAIN`] ran out), then a little
 /// longer so late duplicates would show; returns the comments as they are then.
-async fn drain(cluster: &Cluster, sites: &[String], sent: &[Sent]) -> Effects {
+async fn drain(cluster: &Cluster, sites: &[(String, String)], sent: &[Sent]) -> Effects {
     let deadline = Instant::now() + DRAIN;
     loop {
         let effects = Effects::read(&cluster.product, sites);

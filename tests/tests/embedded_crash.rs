@@ -118,7 +118,7 @@ async fn after_sigkills_every_accepted_event_is_done_once_within_seconds_of_the_
     tokio::time::sleep(BETWEEN).await;
     let sent = stream.stop().await;
 
-    let names: Vec<String> = sites.iter().map(|s| s.key().to_owned()).collect();
+    let names: Vec<(String, String)> = sites.iter().flat_map(Site::effect_keys).collect();
     let deadline = restarted + AFTER_RESTART;
     let mut summary = Effects::read(&product, &names).summarise(&sent);
     while summary.lost > 0 && Instant::now() < deadline {

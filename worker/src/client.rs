@@ -3,7 +3,7 @@
 //! timeouts. Failures are classified so the caller knows whether to retry.
 use std::time::Duration;
 
-use common::tenant::Tenant;
+use common::tenant::{Protocol, Tenant};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -168,36 +168,67 @@ impl ProductClient {
 }
 
 /// The URL and `Authorization` of a call to `path` (relative to the product's REST root:
-/// Confluence paths start after `/wiki`), and the protocol it goes by: a Connect JWT for
-/// exactly this request to the site's baseUrl; for a tenant known only through Forge, its
-/// freshest app system token to its `apiBaseUrl` (where Confluence keeps its `/wiki` prefix).
+/// Confluence paths start after `/wiki`), and the protocol it goes by. A tenant is called the
+/// way [`Tenant::calls_with`] says (a Connect JWT for exactly this request to the site's
+/// baseUrl, or the app system token to the installation's apiBaseUrl); when that way cannot be
+/// used (no sharedSecret yet, no usable token), the other one is. Read per call, so a switch
+/// of `calls_with` takes effect with the next tenant read, without a restart.
 fn authorize(
     tenant: &Tenant,
     method: &str,
     path: &str,
 ) -> Result<(String, String, &'static str), CallError> {
-    if tenant.has_connect() {
-        let now = chrono::Utc::now().timestamp();
-        let call = tenant
-            .signed_call(method, path, now)
-            .map_err(|e| CallError::Permanent(format!("cannot sign: {e}")))?;
-        return Ok((call.url, call.authorization, "connect"));
+    let order = match tenant.calls_with() {
+        Protocol::Connect => [Protocol::Connect, Protocol::Forge],
+        Protocol::Forge => [Protocol::Forge, Protocol::Connect],
+    };
+    for protocol in order {
+        let call = match protocol {
+            Protocol::Connect => connect_call(tenant, method, path)?,
+            Protocol::Forge => forge_call(tenant, path),
+        };
+        if let Some((url, authorization)) = call {
+            return Ok((url, authorization, protocol.as_str()));
+        }
     }
-    let forge = tenant
-        .forge
-        .as_ref()
-        .ok_or_else(|| CallError::Permanent("the tenant has no way to be called".into()))?;
+    match tenant.forge {
+        // A token comes with every event, lifecycle call and hourly refresh.
+        Some(_) => Err(CallError::NoToken),
+        None => Err(CallError::Permanent(
+            "the tenant has no way to be called".into(),
+        )),
+    }
+}
+
+/// A Connect call, if the tenant has a sharedSecret.
+fn connect_call(
+    tenant: &Tenant,
+    method: &str,
+    path: &str,
+) -> Result<Option<(String, String)>, CallError> {
+    if !tenant.has_connect() {
+        return Ok(None);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let call = tenant
+        .signed_call(method, path, now)
+        .map_err(|e| CallError::Permanent(format!("cannot sign: {e}")))?;
+    Ok(Some((call.url, call.authorization)))
+}
+
+/// A Forge call, if the tenant has an installation with a usable system token.
+fn forge_call(tenant: &Tenant, path: &str) -> Option<(String, String)> {
+    let forge = tenant.forge.as_ref()?;
     let token = forge
         .token
         .as_ref()
-        .filter(|token| token.usable_at(chrono::Utc::now()))
-        .ok_or(CallError::NoToken)?;
+        .filter(|token| token.usable_at(chrono::Utc::now()))?;
     let root = match tenant.product_type {
         common::tenant::ProductType::Jira => "",
         common::tenant::ProductType::Confluence => "/wiki",
     };
     let url = format!("{}{root}{path}", forge.api_base_url.trim_end_matches('/'));
-    Ok((url, format!("Bearer {}", token.expose()), "forge"))
+    Some((url, format!("Bearer {}", token.expose())))
 }
 
 fn strip_query(path: &str) -> &str {

@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use common::base_url::BaseUrlPolicy;
 use common::envelope::EventEnvelope;
-use common::forge::events::connect_view;
 use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
 use common::rules::conditions::all_hold;
 use common::rules::{Rule, RuleStore};
 use common::subject::subject_of;
-use common::tenant::{TenantId, TenantStore};
+use common::tenant::{ClientKey, Tenant, TenantId, TenantStore};
 use serde_json::Value;
 
 use crate::client::ProductClient;
 use crate::effect::Delivery;
+use crate::event_view::{delivery_ids_of, view_of, DeliveryIds};
 use crate::metrics::Metrics;
 use crate::throttle::Throttle;
 
@@ -101,6 +101,9 @@ pub struct Dispatcher {
     pub permission_grace: Duration,
     /// How long an event waits for a Forge installation's usable system token.
     pub token_wait: Duration,
+    /// Whether Connect events are recorded by their event key (hookline is a Forge remote
+    /// too, so one event may come both ways): `forge.app_id` is set.
+    pub event_keys: bool,
     /// Metrics.
     pub metrics: Metrics,
     /// Attempts before an event is dead-lettered.
@@ -132,18 +135,28 @@ impl Dispatcher {
             Ok(None) => return Outcome::Skipped("unknown tenant"),
             Err(error) => return store_unavailable("tenant store", &error),
         };
+        let tenant = match self.adopted_meanwhile(event, tenant).await {
+            Ok(tenant) => tenant,
+            Err(outcome) => return outcome,
+        };
         // Rules, ledger rows and pauses belong to the tenant record, whichever identity named it.
         let client_key = tenant.client_key.clone();
         if !tenant.is_active() {
             return Outcome::Skipped("inactive tenant");
         }
-        let allowed = match &tenant.forge {
-            Some(forge) if !tenant.has_connect() => {
-                self.forge_api_base_urls.check(&forge.api_base_url)
-            }
-            _ => self.base_urls.check(&tenant.base_url),
+        // Every address the tenant may be called at must be allowed, whichever is used.
+        let connect_allowed = match tenant.has_connect() {
+            true => self.base_urls.check(&tenant.base_url).map(drop),
+            false => Ok(()),
         };
-        if let Err(error) = allowed {
+        let forge_allowed = match &tenant.forge {
+            Some(forge) => self
+                .forge_api_base_urls
+                .check(&forge.api_base_url)
+                .map(drop),
+            None => Ok(()),
+        };
+        if let Err(error) = connect_allowed.and(forge_allowed) {
             return Outcome::DeadLetter {
                 reason: format!("tenant baseUrl refused: {error}"),
             };
@@ -154,16 +167,12 @@ impl Dispatcher {
                 reason: "tenant throttled".into(),
             };
         }
-        let Ok(payload) = serde_json::from_str::<Value>(event.payload.get()) else {
+        let Some(payload) = view_of(event) else {
             return Outcome::DeadLetter {
                 reason: "the payload is not JSON".into(),
             };
         };
-        // One rule serves both protocols: a Forge event is seen in the Connect webhook's shape.
-        let payload = Arc::new(match event.tenant {
-            TenantId::Forge(_) => connect_view(event.product, &event.event, payload),
-            TenantId::Connect(_) => payload,
-        });
+        let payload = Arc::new(payload);
         let rules = match self.rules.for_event(&client_key, &event.event).await {
             Ok(rules) => rules,
             Err(error) => return store_unavailable("rule store", &error),
@@ -180,7 +189,10 @@ impl Dispatcher {
             product: event.product,
             subject: subject.as_ref().map(|subject| subject.id.as_str()),
         };
-        let delivery_id = event.delivery_id();
+        let delivery_id = match self.delivery_id(event, &client_key, &payload).await {
+            Ok(id) => id,
+            Err(outcome) => return outcome,
+        };
         if matching.is_empty() {
             let key = LedgerKey {
                 client_key,
@@ -222,18 +234,70 @@ impl Dispatcher {
         combine(outcomes)
     }
 
+    /// The tenant as it is now, if a Connect install may have adopted it since this process
+    /// cached it (docs/migrating-to-forge.md): a tenant known only through Forge whose cached
+    /// copy has no rule for the event (they moved with the adoption) is read again, with its
+    /// rules. Anything else is returned as it is, at no cost.
+    async fn adopted_meanwhile(
+        &self,
+        event: &EventEnvelope,
+        tenant: Tenant,
+    ) -> Result<Tenant, Outcome> {
+        if tenant.has_connect() || !matches!(event.tenant, TenantId::Forge(_)) {
+            return Ok(tenant);
+        }
+        let rules = self.rules.for_event(&tenant.client_key, &event.event).await;
+        if !rules.is_ok_and(|rules| rules.is_empty()) {
+            return Ok(tenant);
+        }
+        self.tenants.invalidate(&tenant.client_key).await;
+        let now = match self.tenants.find(&event.tenant, event.product).await {
+            Ok(Some(now)) => now,
+            Ok(None) => return Err(Outcome::Skipped("unknown tenant")),
+            Err(error) => return Err(store_unavailable("tenant store", &error)),
+        };
+        if now.client_key != tenant.client_key {
+            tracing::info!(from = %tenant.client_key, to = %now.client_key, "the tenant was adopted by its Connect install");
+            self.rules.invalidate(&now.client_key).await;
+        }
+        Ok(now)
+    }
+
+    /// The id the event's ledger rows have: its primary id, unless the ledger already holds
+    /// the event under its earlier one (see [`delivery_ids_of`]).
+    async fn delivery_id(
+        &self,
+        event: &EventEnvelope,
+        client_key: &ClientKey,
+        view: &Value,
+    ) -> Result<String, Outcome> {
+        let DeliveryIds { primary, earlier } = delivery_ids_of(event, view, self.event_keys);
+        let Some(earlier) = earlier else {
+            return Ok(primary);
+        };
+        match self.ledger.knows_delivery(client_key, &earlier).await {
+            Ok(true) => Ok(earlier),
+            Ok(false) => Ok(primary),
+            Err(error) => Err(store_unavailable("ledger", &error)),
+        }
+    }
+
     async fn give_up(&self, event: &EventEnvelope, reason: &str) {
         let Ok(Some(tenant)) = self.tenants.find(&event.tenant, event.product).await else {
             return;
         };
+        let Some(view) = view_of(event) else { return };
         let client_key = tenant.client_key;
+        let Ok(delivery_id) = self.delivery_id(event, &client_key, &view).await else {
+            return;
+        };
         let Ok(rules) = self.rules.for_event(&client_key, &event.event).await else {
             return;
         };
         for rule in rules.iter() {
             let key = LedgerKey {
                 client_key: client_key.clone(),
-                delivery_id: event.delivery_id(),
+                delivery_id: delivery_id.clone(),
                 rule_id: rule.id,
             };
             if let Ok(Some(entry)) = self.ledger.find(&key).await {

@@ -129,11 +129,12 @@ impl Dispatcher {
         changed.then_some(fresh)
     }
 
-    /// Whether a Forge-only tenant is new enough that the product may not have granted the
-    /// app its permissions yet (Forge may send `installed` before): its 401 and 403 are
-    /// retried for `forge.permission_grace_secs`.
+    /// Whether the tenant's Forge installation is new enough that the product may not have
+    /// granted the app its permissions yet (Forge may send `installed` before): its 401 and
+    /// 403 are retried for `forge.permission_grace_secs`. This holds for a site moving from
+    /// Connect too, whose calls may go by Forge the moment its installation arrives.
     fn awaiting_permissions(&self, tenant: &Tenant) -> bool {
-        let Some(forge) = tenant.forge.as_ref().filter(|_| !tenant.has_connect()) else {
+        let Some(forge) = tenant.forge.as_ref() else {
             return false;
         };
         let age = chrono::Utc::now() - forge.installed_at;

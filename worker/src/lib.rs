@@ -6,6 +6,7 @@ pub mod client;
 pub mod consumer;
 pub mod dispatch;
 mod effect;
+mod event_view;
 pub mod local;
 pub mod metrics;
 pub mod queue_metrics;

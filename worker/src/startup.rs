@@ -124,6 +124,7 @@ pub fn build_dispatcher(
         ),
         permission_grace: settings.forge.permission_grace(),
         token_wait: settings.forge.token_wait(),
+        event_keys: settings.forge.app_id.is_some(),
         client,
         throttle: Throttle::new(),
         metrics,

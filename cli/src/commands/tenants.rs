@@ -1,15 +1,16 @@
-//! `hookline tenants list|show|disable|enable|purge`. Secrets are never printed.
+//! `hookline tenants list|show|disable|enable|link|calls|purge`. Secrets are never printed.
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
+use common::forge::CloudId;
 use common::ledger::LedgerStatus;
-use common::tenant::{Tenant, TenantState};
+use common::tenant::{Protocol, Tenant, TenantState};
 
 use super::admin::{client_key_arg, Admin};
 use super::table::{self, or_dash};
-use crate::cli::TenantsCommand;
+use crate::cli::{CallsWith, TenantsCommand};
 
 /// The window of `tenants show`'s recent activity.
 const RECENT_HOURS: i64 = 24;
@@ -25,6 +26,11 @@ pub async fn run(config: Option<&Path>, command: TenantsCommand) -> anyhow::Resu
         TenantsCommand::Enable { client_key } => {
             set_state(&admin, &client_key, TenantState::Enabled).await
         }
+        TenantsCommand::Link {
+            client_key,
+            cloud_id,
+        } => link(&admin, &client_key, &cloud_id).await,
+        TenantsCommand::Calls { client_key, with } => calls(&admin, &client_key, with).await,
         TenantsCommand::Purge { client_key, yes } => purge(&admin, &client_key, yes).await,
     }
 }
@@ -97,6 +103,15 @@ fn protocols(t: &Tenant) -> &'static str {
     }
 }
 
+/// How the worker calls the tenant, and whether that was chosen or is the default.
+fn calls_with(t: &Tenant) -> String {
+    let how = t.calls_with().as_str();
+    match t.calls_with {
+        Some(_) => how.to_owned(),
+        None => format!("{how} (auto)"),
+    }
+}
+
 /// Every field of the tenant but its secrets (the Forge system token: only its expiry).
 fn tenant_fields(t: &Tenant) -> Vec<(&'static str, String)> {
     let forge = t.forge.as_ref();
@@ -104,6 +119,7 @@ fn tenant_fields(t: &Tenant) -> Vec<(&'static str, String)> {
         ("clientKey", t.client_key.to_string()),
         ("product", t.product_type.to_string()),
         ("protocol", protocols(t).to_owned()),
+        ("callsWith", calls_with(t)),
         ("state", t.state.to_string()),
         ("baseUrl", t.base_url.clone()),
         ("displayUrl", or_dash(t.display_url.as_ref())),
@@ -191,6 +207,66 @@ async fn set_state(
             admin.settings.database.tenant_cache_ttl_secs
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn link(admin: &Admin, client_key: &str, cloud_id: &str) -> anyhow::Result<ExitCode> {
+    let key = client_key_arg(client_key)?;
+    // A site's cloud id is a UUID (its `_edge/tenant_info` says which).
+    let cloud = uuid::Uuid::parse_str(cloud_id)
+        .map_err(|e| anyhow::anyhow!("--cloud-id {cloud_id:?} is not a cloud id (a UUID): {e}"))
+        .and_then(|_| Ok(CloudId::parse(cloud_id)?))?;
+    let tenant = admin
+        .tenants()?
+        .link_site(&key, &cloud)
+        .await
+        .with_context(|| format!("linking tenant {client_key} to the site {cloud_id}"))?
+        .with_context(|| format!("no tenant with client key {client_key:?}"))?;
+    match &tenant.forge {
+        Some(forge) => println!(
+            "tenant {} is now also Forge installation {} (its tenant, rules and history merged in)",
+            tenant.client_key, forge.installation_id
+        ),
+        None => println!(
+            "tenant {} is linked to the site {cloud_id}: the first call of its Forge installation joins it",
+            tenant.client_key
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn calls(admin: &Admin, client_key: &str, with: CallsWith) -> anyhow::Result<ExitCode> {
+    let key = client_key_arg(client_key)?;
+    let chosen = match with {
+        CallsWith::Connect => Some(Protocol::Connect),
+        CallsWith::Forge => Some(Protocol::Forge),
+        CallsWith::Auto => None,
+    };
+    let tenant = admin
+        .tenants()?
+        .set_calls_with(&key, chosen)
+        .await
+        .with_context(|| format!("setting how tenant {client_key} is called"))?
+        .with_context(|| format!("no tenant with client key {client_key:?}"))?;
+    println!(
+        "tenant {} is now called with {}",
+        tenant.client_key,
+        calls_with(&tenant)
+    );
+    let usable = match tenant.calls_with() {
+        Protocol::Connect => tenant.has_connect(),
+        Protocol::Forge => tenant.forge.is_some(),
+    };
+    if !usable {
+        println!(
+            "warning: the tenant has no {} identity yet; calls go the other way until it has",
+            tenant.calls_with().as_str()
+        );
+    }
+    println!(
+        "running workers switch within {} s (database.tenant_cache_ttl_secs)",
+        admin.settings.database.tenant_cache_ttl_secs
+    );
     Ok(ExitCode::SUCCESS)
 }
 

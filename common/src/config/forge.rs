@@ -2,7 +2,7 @@
 //! then the Forge routes exist and their tokens are checked against that app only.
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// Atlassian's production JWKS of Forge Invocation Tokens.
 pub const PRODUCTION_JWKS_URL: &str =
@@ -30,6 +30,39 @@ pub struct ForgeSettings {
     /// How long an event waits, without using up an attempt, when its installation has no
     /// usable system token (until the next call from Forge brings one), seconds.
     pub token_wait_secs: u64,
+    /// The `app.webhooks` entries (`jira:comment_created`, ...) that `hookline forge manifest
+    /// --connect` has Forge deliver by a trigger instead of a Connect webhook, or `all`: each
+    /// event comes one way only. A list, or one comma-separated string. Empty (the default):
+    /// every event stays a Connect webhook, the first step of the migration. Without
+    /// `--connect` every event is a trigger and the entries are only checked.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub triggers: Vec<String>,
+    /// Whether the manifest shows the pages (rules, activity) as Forge Custom UI modules, in
+    /// place of their Connect modules. Unset (the default): yes without `--connect` (a Forge
+    /// app has no other way to show them), no with it (the Connect pages stay).
+    pub custom_ui: Option<bool>,
+}
+
+/// A list of strings given as a list (settings file) or as one comma-separated string (a
+/// `HOOKLINE_*` variable).
+fn list_or_comma_separated<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Items(Vec<String>),
+        Text(String),
+    }
+    Ok(match List::deserialize(deserializer)? {
+        List::Items(items) => items,
+        List::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(String::from)
+            .collect(),
+    })
 }
 
 impl ForgeSettings {
@@ -64,6 +97,56 @@ impl Default for ForgeSettings {
             jwks_refetch_interval_secs: 10,
             permission_grace_secs: 1800,
             token_wait_secs: 30,
+            triggers: Vec::new(),
+            custom_ui: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+
+    fn load(vars: &[(&str, &str)], file: Option<&str>) -> Settings {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = file.map(|text| {
+            let path = dir.path().join("hookline.toml");
+            std::fs::write(&path, text).expect("writes the settings file");
+            path
+        });
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::load_from(path.as_deref(), vars).expect("valid settings")
+    }
+
+    #[test]
+    fn the_manifest_settings_default_to_no_trigger_moved_and_custom_ui_by_mode() {
+        let settings = load(&[], None);
+        assert!(settings.forge.triggers.is_empty());
+        assert_eq!(settings.forge.custom_ui, None);
+    }
+
+    #[test]
+    fn triggers_are_a_comma_separated_variable_or_a_list_in_the_file() {
+        let from_env = load(
+            &[
+                (
+                    "HOOKLINE_FORGE__TRIGGERS",
+                    "jira:comment_created, jira:comment_updated",
+                ),
+                ("HOOKLINE_FORGE__CUSTOM_UI", "true"),
+            ],
+            None,
+        );
+        assert_eq!(
+            from_env.forge.triggers,
+            ["jira:comment_created", "jira:comment_updated"]
+        );
+        assert_eq!(from_env.forge.custom_ui, Some(true));
+        let from_file = load(
+            &[],
+            Some("[forge]\ntriggers = [\"all\"]\ncustom_ui = false\n"),
+        );
+        assert_eq!(from_file.forge.triggers, ["all"]);
+        assert_eq!(from_file.forge.custom_ui, Some(false));
     }
 }

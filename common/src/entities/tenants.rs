@@ -61,6 +61,9 @@ pub struct Model {
     pub forge_token_expires_at: Option<DateTimeUtc>,
     /// When the Forge installation first called (its first calls may meet missing permissions).
     pub forge_installed_at: Option<DateTimeUtc>,
+    /// `connect` or `forge`: how a tenant with both identities is called (NULL: Connect when
+    /// it has a sharedSecret).
+    pub calls_with: Option<String>,
     /// When the row was first inserted.
     pub created_at: DateTimeUtc,
     /// When the row last changed.

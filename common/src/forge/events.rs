@@ -5,7 +5,6 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::tenant::ProductType;
 
@@ -157,7 +156,7 @@ pub fn parse(body: &str) -> Result<Delivery, EventError> {
     let view = connect_view(product, name, event.clone());
     let body = RawValue::from_string(raw.to_owned()).map_err(|_| EventError::NotAnEvent)?;
     Ok(Delivery::Product(ProductEvent {
-        event_key: event_key(product, name, &view),
+        event_key: crate::event_key::event_key(product, name, &view),
         event_type,
         product,
         event: name,
@@ -268,49 +267,6 @@ fn connect_content(content: &Value, kind: &str) -> Value {
         "contentType": kind,
         "version": content.pointer("/version/number"),
     })
-}
-
-/// The key of one product event within its tenant: the event, its subject, its version or
-/// changelog or comment, and its own timestamp, hashed. Forge's retries of the event share it
-/// (`retryContext` is not part of it), and so would the same event delivered another way.
-pub fn event_key(product: ProductType, event: &str, view: &Value) -> String {
-    let text = |pointer: &str| match view.pointer(pointer) {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Number(number)) => number.to_string(),
-        _ => String::new(),
-    };
-    let parts = match product {
-        ProductType::Jira => [
-            text("/issue/id"),
-            text("/issue/key"),
-            text("/changelog/id"),
-            text("/comment/id"),
-            text("/timestamp"),
-        ],
-        ProductType::Confluence => {
-            let content = ["/page", "/blog", "/comment"]
-                .iter()
-                .find(|pointer| view.pointer(pointer).is_some())
-                .copied()
-                .unwrap_or("/content");
-            [
-                text(&format!("{content}/idAsString")),
-                text(&format!("{content}/version")),
-                text("/comment/parent/idAsString"),
-                text("/timestamp"),
-                String::new(),
-            ]
-        }
-    };
-    let mut hash = Sha256::new();
-    hash.update(product.as_str());
-    hash.update([0]);
-    hash.update(event);
-    for part in &parts {
-        hash.update([0]);
-        hash.update(part);
-    }
-    format!("event:{}", hex::encode(hash.finalize()))
 }
 
 /// An epoch-milliseconds timestamp given as a number or a numeric string.

@@ -36,5 +36,10 @@ pub const UNINSTALL: Endpoint = Endpoint {
     key: "hookline-uninstall",
     path: "/forge/uninstall",
 };
+/// The resolver of the Custom UI pages (rules admin, activity): their `invokeRemote` calls.
+pub const UI: Endpoint = Endpoint {
+    key: "hookline-ui",
+    path: "/forge/ui",
+};
 /// Every endpoint of the remote.
-pub const ENDPOINTS: [Endpoint; 3] = [EVENTS, REFRESH, UNINSTALL];
+pub const ENDPOINTS: [Endpoint; 4] = [EVENTS, REFRESH, UNINSTALL, UI];

@@ -13,9 +13,9 @@ mod payload;
 mod store;
 
 pub use identity::{ForgeInstallation, TenantId};
-pub use model::{ClientKey, ForgeIdentity, ProductType, SignedCall, Tenant, TenantState};
+pub use model::{ClientKey, ForgeIdentity, ProductType, Protocol, SignedCall, Tenant, TenantState};
 pub use payload::InstallPayload;
-pub use store::{PurgeReport, StoreError, TenantStore};
+pub use store::{PurgeReport, StoreError, TenantStore, Uninstalled};
 
 /// A value that is not a valid part of a tenant (client key, product, state).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -131,6 +131,34 @@ impl fmt::Display for TenantState {
     }
 }
 
+/// The two ways hookline talks to a product: Atlassian Connect or Forge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Connect JWTs (HS256, the tenant's sharedSecret) to the site's baseUrl.
+    Connect,
+    /// The app system token to the installation's apiBaseUrl.
+    Forge,
+}
+
+impl Protocol {
+    /// `connect` or `forge`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Forge => "forge",
+        }
+    }
+
+    /// Parses `connect` or `forge`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "connect" => Ok(Self::Connect),
+            "forge" => Ok(Self::Forge),
+            other => Err(format!("{other:?} is neither connect nor forge")),
+        }
+    }
+}
+
 /// An installed site as the rest of hookline sees it, with its secrets decrypted.
 ///
 /// A tenant is known by its Connect identity (`clientKey`, `sharedSecret`), its Forge
@@ -150,6 +178,9 @@ pub struct Tenant {
     pub shared_secret: Option<SharedSecret>,
     /// The site's Forge installation, once it called.
     pub forge: Option<ForgeIdentity>,
+    /// How to call a tenant with both identities; `None`: the default (see
+    /// [`Tenant::calls_with`]).
+    pub calls_with: Option<Protocol>,
     /// The site's base URL; Connect calls go only here (a Forge-only tenant: its apiBaseUrl).
     pub base_url: String,
     /// The URL users see, if the product sent one.
@@ -204,6 +235,17 @@ impl Tenant {
     /// Whether the tenant can be called the Connect way (it has a sharedSecret).
     pub fn has_connect(&self) -> bool {
         self.shared_secret.is_some()
+    }
+
+    /// How the worker calls the tenant first: as set, else Connect when it has a sharedSecret
+    /// (the way it was called before it had a Forge installation), else Forge. The other way
+    /// is the fallback when this one cannot be used.
+    pub fn calls_with(&self) -> Protocol {
+        self.calls_with.unwrap_or(if self.has_connect() {
+            Protocol::Connect
+        } else {
+            Protocol::Forge
+        })
     }
 
     /// The URL and `Authorization` value of a call from the app to this tenant's product,
@@ -280,6 +322,7 @@ mod tests {
             app_key: "app".into(),
             shared_secret: Some(SharedSecret::new("s")),
             forge: None,
+            calls_with: None,
             base_url: base_url.into(),
             display_url: None,
             product_type: ProductType::Confluence,

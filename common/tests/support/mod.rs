@@ -9,6 +9,25 @@ use common::tenant::{InstallPayload, TenantStore};
 use common::testing::TestDatabase;
 use sea_orm::DatabaseConnection;
 
+/// Generates `postgres::<scenario>` and `sqlite::<scenario>` tests for each scenario function.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Backend::Postgres).await
+            })*
+        }
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Backend::Sqlite).await
+            })*
+        }
+    };
+}
+
 /// Which database a scenario runs against.
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {

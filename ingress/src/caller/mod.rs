@@ -8,7 +8,6 @@ mod connect;
 pub mod forge;
 
 use common::tenant::Tenant;
-use warp::http::StatusCode;
 use warp::reject::Reject;
 
 pub use connect::{connect, try_connect};
@@ -40,20 +39,6 @@ impl Caller {
                 "the token names no user, and only site admins may change rules",
             ));
         };
-        match state.admin_check.is_admin(&self.tenant, account_id).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ApiError::forbidden(
-                "not_admin",
-                "only site admins may change rules",
-            )),
-            Err(error) => {
-                tracing::warn!(error = %error, "the admin check failed");
-                Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "admin_check_failed",
-                    "could not confirm with the product that you are a site admin; retry later",
-                ))
-            }
-        }
+        crate::admin_check::require(state.admin_check.is_admin(&self.tenant, account_id).await)
     }
 }

@@ -14,7 +14,7 @@ use chrono::Utc;
 use common::envelope::EventEnvelope;
 use common::forge::events::{self, Delivery, ProductEvent};
 use common::forge::{self as protocol, SystemToken, VerifiedFit};
-use common::tenant::{ForgeInstallation, Tenant, TenantId, TenantState};
+use common::tenant::{ForgeInstallation, Protocol, Tenant, TenantId, Uninstalled};
 use serde_json::json;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -143,11 +143,20 @@ async fn uninstall(
         .await
         .map_err(store_unavailable)?;
     if let Some(tenant) = tenant {
-        tenants
-            .set_state(&tenant.client_key, TenantState::Uninstalled)
+        // A Connect app on Forge mid-migration loses only its Forge side: Connect keeps the
+        // tenant, its rules and its events.
+        let outcome = tenants
+            .uninstall_side(&tenant.client_key, Protocol::Forge)
             .await
             .map_err(store_unavailable)?;
-        tracing::info!(tenant = %tenant.client_key, "Forge app uninstalled: its events are refused from now on");
+        match outcome {
+            Some(Uninstalled::Side(_)) => {
+                tracing::info!(tenant = %tenant.client_key, "Forge app uninstalled: the site stays a Connect tenant")
+            }
+            _ => {
+                tracing::info!(tenant = %tenant.client_key, "Forge app uninstalled: its events are refused from now on")
+            }
+        }
     }
     state.metrics.lifecycle("preUninstall", "ok");
     Ok(ok("uninstalled"))

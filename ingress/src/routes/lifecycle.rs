@@ -3,7 +3,7 @@
 //! docs/protocol.md §1, in signed-install mode (RS256, the default) and in the legacy mode.
 use common::connect::install::{key_id, verify_install, InstallExpectations};
 use common::connect::{JwtError, QshRule, Unverified};
-use common::tenant::{InstallPayload, ProductType, TenantState};
+use common::tenant::{InstallPayload, ProductType, Protocol, TenantState};
 use warp::http::{HeaderMap, StatusCode};
 use warp::hyper::body::Bytes;
 use warp::reply::Response;
@@ -233,7 +233,15 @@ async fn uninstalled(
         let verified = authenticate(state, token, request, QshRule::Request).await?;
         same_tenant(verified.tenant.client_key.as_str(), payload)?;
     }
-    set_state(state, payload, TenantState::Uninstalled).await
+    // A Connect app on Forge mid-migration loses only its Connect side: its Forge
+    // installation keeps the tenant, its rules and its events.
+    state
+        .stores
+        .tenants
+        .uninstall_side(&payload.client_key, Protocol::Connect)
+        .await
+        .map(drop)
+        .map_err(|error| ApiError::internal("storing the lifecycle state failed", &error))
 }
 
 async fn toggled(

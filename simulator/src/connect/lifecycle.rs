@@ -136,7 +136,7 @@ impl ConnectSim {
             .inner
             .http
             .post(url.clone())
-            .json(&lifecycle_body(app_key, tenant, event));
+            .json(&self.with_installation(lifecycle_body(app_key, tenant, event), tenant));
         if let Some(token) = token {
             call = call.header("Authorization", format!("JWT {token}"));
         }
@@ -154,6 +154,14 @@ impl ConnectSim {
             status.as_u16(),
             tenant.client_key
         )
+    }
+
+    /// `body` with the Forge installation id set for the tenant's site, if any.
+    fn with_installation(&self, mut body: Value, tenant: &SimTenant) -> Value {
+        if let Some(id) = self.installation_id(&tenant.client_key) {
+            body["installationId"] = Value::String(id);
+        }
+        body
     }
 
     fn sign(

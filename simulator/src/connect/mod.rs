@@ -94,6 +94,9 @@ struct Inner {
     descriptors: Mutex<HashMap<ProductType, Arc<Value>>>,
     /// The secret each client key was last installed with, for legacy re-installs.
     secrets: Mutex<HashMap<String, String>>,
+    /// The Forge installation a client key's lifecycle calls name (a Connect app on Forge);
+    /// others get one derived from the client key.
+    installations: Mutex<HashMap<String, String>>,
 }
 
 impl ConnectSim {
@@ -144,6 +147,7 @@ impl ConnectSim {
             http,
             descriptors: Mutex::default(),
             secrets: Mutex::default(),
+            installations: Mutex::default(),
         };
         ConnectSim {
             inner: Arc::new(inner),
@@ -252,6 +256,16 @@ impl ConnectSim {
     }
 
     /// The secret `client_key` was last installed with through this simulator.
+    /// Makes the app a Connect app on Forge on `client_key`'s site: its lifecycle calls from
+    /// now on carry `installation_id` (the installation ARI its Forge tokens name).
+    pub fn set_installation_id(&self, client_key: &str, installation_id: &str) {
+        lock(&self.inner.installations).insert(client_key.to_owned(), installation_id.to_owned());
+    }
+
+    fn installation_id(&self, client_key: &str) -> Option<String> {
+        lock(&self.inner.installations).get(client_key).cloned()
+    }
+
     fn previous_secret(&self, client_key: &str) -> Option<String> {
         lock(&self.inner.secrets).get(client_key).cloned()
     }

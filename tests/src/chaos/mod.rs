@@ -21,6 +21,7 @@ use crate::rules;
 use crate::settings::{forge_vars, free_port, pipeline_vars, FORGE_APP_UUID};
 use processes::Service;
 use services::{PrivatePostgres, PrivateRabbit};
+use stream::Site;
 
 /// The database the services use inside the private cluster.
 const DATABASE: &str = "postgres";
@@ -191,6 +192,28 @@ impl Cluster {
         let client_key = ClientKey::parse(&format!("forge:{}:jira", site.cloud_id))?;
         self.add_echo_rule(&client_key).await?;
         Ok(site)
+    }
+
+    /// A Connect app on Forge mid-migration on the Jira site `name`: its Forge installation,
+    /// the Connect install (and enable) that names it, the rule [`rules::echo`], then Forge's
+    /// `installed`; the stream sends each of its events both ways.
+    pub async fn both_ways_site_with_echo_rule(&self, name: &str) -> anyhow::Result<Site> {
+        let site = self.forge.install_without_event(name, ProductType::Jira)?;
+        self.connect
+            .set_installation_id(name, &site.installation_id);
+        let tenant = self.jira_site_with_echo_rule(name).await?;
+        let delivery = self.forge.deliver_installed(&site).await?;
+        anyhow::ensure!(
+            delivery.accepted,
+            "installed was refused: {:?}",
+            delivery.attempts
+        );
+        Ok(Site::BothWays(
+            self.connect.clone(),
+            tenant,
+            self.forge.clone(),
+            site,
+        ))
     }
 
     async fn add_echo_rule(&self, client_key: &ClientKey) -> anyhow::Result<()> {

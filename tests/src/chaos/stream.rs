@@ -1,7 +1,9 @@
 //! A steady stream of `jira:issue_created` events from several sites: signed webhooks from
 //! Connect sites, each sent as Jira sends it (re-tried on 5xx, 429 and connection errors), and
 //! Forge events from Forge sites, each sent as Forge sends it (a fresh token per attempt,
-//! re-tried on any non-2xx); every outcome recorded.
+//! re-tried on any non-2xx), and from a Connect app on Forge mid-migration, each event both
+//! ways at once (its webhook and its Forge event, their timestamps apart); every outcome
+//! recorded.
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,14 +30,30 @@ pub enum Site {
     Connect(ConnectSim, SimTenant),
     /// A Forge installation: events through the simulator's Forge.
     Forge(ForgeSim, ForgeSite),
+    /// One site known both ways (a Connect app on Forge): every event is sent as a webhook
+    /// and as a Forge event.
+    BothWays(ConnectSim, SimTenant, ForgeSim, ForgeSite),
 }
 
 impl Site {
     /// The key the product simulator records its effects under.
     pub fn key(&self) -> &str {
         match self {
-            Self::Connect(_, tenant) => &tenant.client_key,
+            Self::Connect(_, tenant) | Self::BothWays(_, tenant, _, _) => &tenant.client_key,
             Self::Forge(_, site) => &site.site_key,
+        }
+    }
+
+    /// The keys the product simulator may record the site's effects under, each with the
+    /// site's [`Site::key`]: a site known both ways is called through its baseUrl or its
+    /// apiBaseUrl, whichever hookline chooses.
+    pub fn effect_keys(&self) -> Vec<(String, String)> {
+        let own = (self.key().to_owned(), self.key().to_owned());
+        match self {
+            Self::BothWays(_, _, _, site) => {
+                vec![own, (self.key().to_owned(), site.site_key.clone())]
+            }
+            _ => vec![own],
         }
     }
 }
@@ -51,6 +69,9 @@ pub struct Sent {
     pub at: Instant,
     /// Each attempt's status (0: no answer).
     pub attempts: Vec<u16>,
+    /// How many deliveries the event was sent as: 2 for a site sending it both ways (its
+    /// `attempts` are then both deliveries' attempts), else 1.
+    pub deliveries: usize,
     /// Whether it was answered 2xx in the end.
     pub accepted: bool,
 }
@@ -111,37 +132,74 @@ impl Stream {
     }
 }
 
+/// Sends a webhook as Jira does (re-tried on 5xx, 429 and connection errors).
+async fn webhook(
+    connect: &ConnectSim,
+    tenant: &SimTenant,
+    issue_key: &str,
+    payload: serde_json::Value,
+) -> (bool, Vec<u16>) {
+    let options = SendOptions {
+        max_attempts: Some(ATTEMPTS),
+        backoff: Some(BACKOFF),
+        ..SendOptions::default()
+    };
+    let report = connect
+        .send_webhook(tenant, "jira:issue_created", &payload, options)
+        .await
+        .unwrap_or_else(|e| panic!("sending {issue_key} for {}: {e:#}", tenant.client_key));
+    (report.accepted, report.attempts)
+}
+
+/// Sends a Forge event as Forge does (a fresh token per attempt, re-tried on any non-2xx).
+async fn forge_event(
+    forge: &ForgeSim,
+    site: &ForgeSite,
+    issue_key: &str,
+    payload: serde_json::Value,
+) -> (bool, Vec<u16>) {
+    let options = ForgeSendOptions {
+        max_retries: FORGE_RETRIES,
+        retry_delay: FORGE_RETRY_DELAY,
+        ..ForgeSendOptions::default()
+    };
+    let delivery = forge
+        .send_event(site, payload, options)
+        .await
+        .unwrap_or_else(|e| panic!("sending {issue_key} for {}: {e:#}", site.site_key));
+    (delivery.accepted, delivery.attempts)
+}
+
 /// Sends delivery `number` of `site` about issue `KAN-{number}`.
 async fn deliver(site: &Site, number: u64) -> Sent {
     let issue_key = format!("KAN-{number}");
     let at = Instant::now();
+    let deliveries = if matches!(site, Site::BothWays(..)) {
+        2
+    } else {
+        1
+    };
     let (accepted, attempts) = match site {
         Site::Connect(connect, tenant) => {
             let payload = payloads::jira_issue_created(&issue_key, "chaos", "KAN");
-            let options = SendOptions {
-                max_attempts: Some(ATTEMPTS),
-                backoff: Some(BACKOFF),
-                ..SendOptions::default()
-            };
-            let report = connect
-                .send_webhook(tenant, "jira:issue_created", &payload, options)
-                .await
-                .unwrap_or_else(|e| panic!("sending {issue_key} for {}: {e:#}", site.key()));
-            (report.accepted, report.attempts)
+            webhook(connect, tenant, &issue_key, payload).await
         }
         Site::Forge(forge, forge_site) => {
             let payload =
                 simulator::forge::payloads::jira_issue_created(&issue_key, "chaos", "KAN");
-            let options = ForgeSendOptions {
-                max_retries: FORGE_RETRIES,
-                retry_delay: FORGE_RETRY_DELAY,
-                ..ForgeSendOptions::default()
-            };
-            let delivery = forge
-                .send_event(forge_site, payload, options)
-                .await
-                .unwrap_or_else(|e| panic!("sending {issue_key} for {}: {e:#}", site.key()));
-            (delivery.accepted, delivery.attempts)
+            forge_event(forge, forge_site, &issue_key, payload).await
+        }
+        Site::BothWays(connect, tenant, forge, forge_site) => {
+            // The Forge delivery's timestamp from 1 s before to 1.8 s after the webhook's.
+            let skew_ms = i64::try_from(number % 5).unwrap_or_default() * 700 - 1_000;
+            let both = simulator::both_ways::jira_issue_created(&issue_key, "chaos", skew_ms);
+            let ((connect_ok, mut attempts), (forge_ok, forge_attempts)) = tokio::join!(
+                webhook(connect, tenant, &issue_key, both.connect),
+                forge_event(forge, forge_site, &issue_key, both.forge),
+            );
+            attempts.extend(forge_attempts);
+            // Either answer 2xx promises the event's one effect.
+            (connect_ok || forge_ok, attempts)
         }
     };
     Sent {
@@ -150,5 +208,6 @@ async fn deliver(site: &Site, number: u64) -> Sent {
         at,
         accepted,
         attempts,
+        deliveries,
     }
 }

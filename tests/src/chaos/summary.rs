@@ -55,10 +55,12 @@ pub struct Effects(HashMap<(String, String), Vec<Instant>>);
 
 impl Effects {
     /// Reads the comments of `sites` from the simulator; the rule comments `Seen {issue}`.
-    pub fn read(product: &ProductSim, sites: &[String]) -> Self {
+    /// Each entry is a site's key and a key the simulator records its effects under
+    /// (`Site::effect_keys`).
+    pub fn read(product: &ProductSim, sites: &[(String, String)]) -> Self {
         let mut effects: HashMap<(String, String), Vec<Instant>> = HashMap::new();
-        for site in sites {
-            for comment in product.comments(site) {
+        for (site, recorded_as) in sites {
+            for comment in product.comments(recorded_as) {
                 let text = comment.body["body"].as_str().unwrap_or_default();
                 let issue = text.strip_prefix("Seen ").unwrap_or(text).to_owned();
                 effects
@@ -79,8 +81,17 @@ impl Effects {
 
     /// Counts everything against `sent`.
     pub fn summarise(&self, sent: &[Sent]) -> Summary {
-        let effects: usize = self.0.values().map(Vec::len).sum();
-        let duplicates = self.0.values().map(|at| at.len().saturating_sub(1)).sum();
+        // Only the effects of the sites `sent` is about.
+        let sites: std::collections::HashSet<&str> =
+            sent.iter().map(|s| s.client_key.as_str()).collect();
+        let ours = || {
+            self.0
+                .iter()
+                .filter(|((site, _), _)| sites.contains(site.as_str()))
+                .map(|(_, at)| at)
+        };
+        let effects: usize = ours().map(Vec::len).sum();
+        let duplicates = ours().map(|at| at.len().saturating_sub(1)).sum();
         let accepted: Vec<&Sent> = sent.iter().filter(|s| s.accepted).collect();
         let lost = accepted.iter().filter(|s| self.first(s).is_none()).count();
         let unanswered_effects = sent
@@ -89,7 +100,10 @@ impl Effects {
             .count();
         let attempts = || sent.iter().flat_map(|s| s.attempts.iter().copied());
         Summary {
-            retried: sent.iter().filter(|s| s.attempts.len() > 1).count(),
+            retried: sent
+                .iter()
+                .filter(|s| s.attempts.len() > s.deliveries)
+                .count(),
             refused_503: attempts().filter(|status| *status == 503).count(),
             unanswered_attempts: attempts().filter(|status| *status == 0).count(),
             sent: sent.len(),

@@ -2,8 +2,10 @@
 //! simulator, installs a Jira and a Confluence site (signed install), gives each a rule, sends a
 //! handful of webhooks — one of them twice, as Jira retries do, and a Confluence comment that
 //! acts on its page — then installs the app on a Forge site and delivers one event twice
-//! ([`forge`]), and prints what was posted back.
+//! ([`forge`]), and prints what was posted back. With `--forge`, it shows instead a Connect app
+//! moving to Forge ([`migration`]).
 mod forge;
+mod migration;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use crate::cli::DemoArgs;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let migrating = args.forge;
     let scratch = tempfile::tempdir().context("creating a temporary directory")?;
     let data_dir = args
         .data_dir
@@ -48,6 +51,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "hookline demo: pipeline on {app_url} (SQLite + local queue in {})",
         data_dir.display()
     );
+    if migrating {
+        let as_expected = migration::run(&connect, &forge_sim, &product, &pipeline).await;
+        drop(connect);
+        shutdown.cancel();
+        pipeline.wait().await;
+        return Ok(finished(as_expected?));
+    }
 
     for product in [ProductType::Jira, ProductType::Confluence] {
         let descriptor = connect.fetch_descriptor(product).await?;
@@ -197,13 +207,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         && forge_comments == 1
         && labelled_page
         && product.rejected_requests() == 0;
-    Ok(if as_expected {
+    Ok(finished(as_expected))
+}
+
+/// The demo's last line and exit code.
+fn finished(as_expected: bool) -> ExitCode {
+    if as_expected {
         println!("demo finished: everything as expected");
         ExitCode::SUCCESS
     } else {
         println!("demo finished: the effects were not as expected (see above)");
         ExitCode::FAILURE
-    })
+    }
 }
 
 fn free_port() -> anyhow::Result<u16> {

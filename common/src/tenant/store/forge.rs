@@ -4,8 +4,10 @@
 //! Registering a call's installation, in order:
 //! 1. the tenant with that installation id for that product: a known Forge installation, or
 //!    a Connect tenant whose `installed` carried it (a Connect app on Forge): one tenant;
-//! 2. else the tenant of that site and product whose earlier installation was replaced (a
-//!    reinstall): it takes the new installation and is active again, rules and history kept;
+//! 2. else the tenant of that site and product (by cloud id): one whose earlier installation
+//!    was replaced (a reinstall), which takes the new installation and is active again, rules
+//!    and history kept; or a Connect tenant an operator linked to its site
+//!    (`hookline tenants link`), which takes its first installation;
 //! 3. else a new tenant keyed `forge:{cloudId}:{product}`.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -18,7 +20,7 @@ use crate::forge::{CloudId, InstallationId, SystemToken, VerifiedFit};
 use crate::tenant::{ClientKey, ForgeIdentity, ProductType, Tenant, TenantState};
 
 /// The associated data a system token is encrypted under (never the same as the secret's).
-fn token_aad(client_key: &ClientKey) -> Vec<u8> {
+pub(super) fn token_aad(client_key: &ClientKey) -> Vec<u8> {
     format!("{}#forge-token", client_key.as_str()).into_bytes()
 }
 
@@ -91,7 +93,15 @@ impl TenantStore {
                 .map(|row| (row, true)),
         };
         let client_key = match same_site {
-            Some((row, reinstalled)) => self.link(row, fit, reinstalled).await?,
+            Some((row, other_installation)) => {
+                // A new installation of a site whose earlier one was known, or any Forge
+                // install of an uninstalled tenant, brings it back; a Connect tenant's first
+                // Forge installation (its cloud id set by `hookline tenants link`) does not
+                // change its state.
+                let revived = (other_installation && row.forge_installed_at.is_some())
+                    || row.state == TenantState::Uninstalled.as_str();
+                self.link(row, fit, revived).await?
+            }
             None => self.create_forge(fit, app_key).await?,
         };
         if let Some(token) = token {
@@ -178,6 +188,7 @@ impl TenantStore {
             forge_token: Set(None),
             forge_token_expires_at: Set(None),
             forge_installed_at: Set(Some(now)),
+            calls_with: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };

@@ -10,12 +10,14 @@ use sea_orm::{
 };
 
 mod forge;
+mod link;
 mod purge;
 
+pub use link::Uninstalled;
 pub use purge::PurgeReport;
 
 use super::cache::TenantCache;
-use super::{ClientKey, InstallPayload, ProductType, Tenant, TenantId, TenantState};
+use super::{ClientKey, InstallPayload, ProductType, Protocol, Tenant, TenantId, TenantState};
 use crate::connect::verify::TenantLookup;
 use crate::connect::SharedSecret;
 use crate::crypto::{CryptoError, Keyring};
@@ -123,7 +125,22 @@ impl TenantStore {
             .as_ref()
             .ok_or(StoreError::MissingSecret)?;
         let client_key = &payload.client_key;
+        // A Connect app on Forge: the installation may be known through Forge already.
+        let installation_id = payload.installation_id.as_deref().map(|id| {
+            InstallationId::parse(id).map_or_else(|_| id.to_owned(), |id| id.to_string())
+        });
+        let adopted = match &installation_id {
+            Some(id) => {
+                self.adopt_forge_tenant(client_key, id, payload.product_type)
+                    .await?
+            }
+            None => None,
+        };
         let now = Utc::now();
+        let state = match &adopted {
+            Some(adopted) if adopted.was_active => TenantState::Enabled,
+            _ => TenantState::Installed,
+        };
         let row = tenants::ActiveModel {
             id: NotSet,
             client_key: Set(client_key.as_str().to_owned()),
@@ -134,7 +151,7 @@ impl TenantStore {
             product_type: Set(payload.product_type.as_str().to_owned()),
             description: Set(payload.description.clone()),
             oauth_client_id: Set(payload.oauth_client_id.clone()),
-            installation_id: Set(payload.installation_id.clone()),
+            installation_id: Set(installation_id),
             service_entitlement_number: Set(payload.service_entitlement_number.clone()),
             server_version: Set(payload.server_version.clone()),
             plugins_version: Set(payload.plugins_version.clone()),
@@ -144,7 +161,8 @@ impl TenantStore {
             forge_token: NotSet,
             forge_token_expires_at: NotSet,
             forge_installed_at: NotSet,
-            state: Set(TenantState::Installed.as_str().to_owned()),
+            calls_with: NotSet,
+            state: Set(state.as_str().to_owned()),
             installed_at: Set(now),
             enabled_at: Set(None),
             disabled_at: Set(None),
@@ -285,11 +303,18 @@ impl TenantStore {
             )),
         };
         let forge = self.forge_identity(&row).map_err(invalid)?;
+        let calls_with = row
+            .calls_with
+            .as_deref()
+            .map(Protocol::parse)
+            .transpose()
+            .map_err(invalid)?;
         Ok(Tenant {
             client_key,
             app_key: row.app_key,
             shared_secret,
             forge,
+            calls_with,
             base_url: row.base_url,
             display_url: row.display_url,
             product_type,
@@ -311,8 +336,14 @@ impl TenantStore {
 
 /// On a re-install, every column sent by the product is replaced; `created_at` and the
 /// `enabled_at` / `disabled_at` history are kept.
+/// The install's columns replace the stored ones, except that an `installed` without an
+/// `installationId` (a plain Connect re-install) keeps the Forge installation it is linked to.
 fn upsert_on_client_key() -> OnConflict {
     OnConflict::column(Column::ClientKey)
+        .value(
+            Column::InstallationId,
+            Expr::cust("COALESCE(excluded.installation_id, tenants.installation_id)"),
+        )
         .update_columns([
             Column::AppKey,
             Column::SharedSecret,
@@ -321,7 +352,6 @@ fn upsert_on_client_key() -> OnConflict {
             Column::ProductType,
             Column::Description,
             Column::OauthClientId,
-            Column::InstallationId,
             Column::ServiceEntitlementNumber,
             Column::ServerVersion,
             Column::PluginsVersion,

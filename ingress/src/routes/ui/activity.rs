@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use common::connect::QshRule;
 use common::ledger::{LedgerEntry, NO_RULE};
+use common::tenant::Tenant;
 use serde::Serialize;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -107,30 +108,37 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
         .and(caller::connect(state.clone(), QshRule::RequestOrContext))
         .and(request_target())
         .and(with_state(state))
-        .then(|caller, request, state| async move {
-            activity(caller, request, state)
-                .await
-                .unwrap_or_else(Reply::into_response)
-        })
+        .then(
+            |caller: Caller, request: RequestTarget, state: AppState| async move {
+                answer(&state, &caller.tenant, request.query()).await
+            },
+        )
         .boxed()
 }
 
+/// 200 with the activity `query` asks for (see [`Subject::from_query`]), or the error.
+pub(crate) async fn answer(state: &AppState, tenant: &Tenant, query: &str) -> Response {
+    let activity = match Subject::from_query(query) {
+        Ok(subject) => activity(state, tenant, subject.as_ref()).await,
+        Err(error) => Err(error),
+    };
+    activity
+        .map(|body| json(StatusCode::OK, &body))
+        .unwrap_or_else(Reply::into_response)
+}
+
+/// The tenant's latest activity about `subject` (the whole site without one), newest first.
 #[tracing::instrument(name = "activity", skip_all)]
-async fn activity(
-    caller: Caller,
-    request: RequestTarget,
-    state: AppState,
-) -> Result<Response, ApiError> {
-    let subject = Subject::from_query(request.query())?;
-    let client_key = &caller.tenant.client_key;
+pub(crate) async fn activity(
+    state: &AppState,
+    tenant: &Tenant,
+    subject: Option<&Subject>,
+) -> Result<serde_json::Value, ApiError> {
+    let client_key = &tenant.client_key;
     let entries = state
         .stores
         .ledger
-        .activity(
-            client_key,
-            subject.as_ref().map(Subject::value),
-            ACTIVITY_LIMIT,
-        )
+        .activity(client_key, subject.map(Subject::value), ACTIVITY_LIMIT)
         .await
         .map_err(|error| {
             tracing::error!(error = %error, "the ledger failed");
@@ -164,10 +172,10 @@ async fn activity(
         })
         .collect();
     let mut body = serde_json::json!({ "entries": views });
-    if let Some(subject) = &subject {
+    if let Some(subject) = subject {
         body[subject.param()] = subject.value().into();
     }
-    Ok(json(StatusCode::OK, &body))
+    Ok(body)
 }
 
 #[cfg(test)]

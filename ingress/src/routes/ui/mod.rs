@@ -5,8 +5,14 @@
 //! the context tokens the scripts get from `AP.context.getToken()`. Either way the tenant is
 //! the token's verified `iss`, and every store call is scoped by its clientKey. Every answer
 //! carries the same Content-Security-Policy (see [`security`]).
+//!
+//! The same API serves the Forge Custom UI pages (`forge-ui/`) under `/forge/ui/` ([`forge`]),
+//! authorised by Forge Invocation Tokens: the handlers' core takes a [`PageUser`], whichever
+//! way it was authenticated.
 mod activity;
 mod assets;
+mod forge;
+mod forge_user;
 mod pages;
 mod preview;
 mod rules;
@@ -16,13 +22,17 @@ mod view;
 
 use std::sync::Arc;
 
+use common::tenant::Tenant;
 use serde::Serialize;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use crate::caller::Caller;
+use crate::errors::ApiError;
 use crate::state::AppState;
+use forge_user::ForgeUser;
 use security::SecurityHeaders;
 
 /// Largest JSON body the API accepts (templates are at most 10 KiB).
@@ -36,7 +46,9 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(preview::route(state.clone()))
         .unify()
-        .or(activity::route(state))
+        .or(activity::route(state.clone()))
+        .unify()
+        .or(forge::routes(state))
         .unify()
         .or(assets::route())
         .unify()
@@ -61,4 +73,32 @@ async fn refused(rejection: warp::Rejection) -> Result<Response, warp::Rejection
 /// A JSON answer with `status`.
 fn json(status: StatusCode, body: &impl Serialize) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// The user of the pages' API, however authenticated: a Connect context token, or a Forge
+/// Invocation Token of a Custom UI page. Every store call is scoped by its tenant.
+pub(crate) enum PageUser {
+    /// A Connect page's script.
+    Connect(Caller),
+    /// A Forge Custom UI page, through `invokeRemote`.
+    Forge(ForgeUser),
+}
+
+impl PageUser {
+    /// The site the user is on.
+    pub(crate) fn tenant(&self) -> &Tenant {
+        match self {
+            Self::Connect(caller) => &caller.tenant,
+            Self::Forge(user) => &user.tenant,
+        }
+    }
+
+    /// Succeeds only for a site admin, as the product says (403 `no_user` or `not_admin`, 503
+    /// `admin_check_failed`).
+    pub(crate) async fn require_admin(&self, state: &AppState) -> Result<(), ApiError> {
+        match self {
+            Self::Connect(caller) => caller.require_admin(state).await,
+            Self::Forge(user) => user.require_admin(state).await,
+        }
+    }
 }

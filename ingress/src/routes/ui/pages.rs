@@ -22,7 +22,7 @@ use crate::routes::with_state;
 use crate::state::AppState;
 
 #[derive(Serialize)]
-struct Choice {
+pub(super) struct Choice {
     value: &'static str,
     label: &'static str,
 }
@@ -167,7 +167,10 @@ fn product_name(product: ProductType) -> &'static str {
 
 /// The action and condition types a tenant of `product` can use (what `RuleSpec::validate`
 /// accepts for it).
-fn choices(product: ProductType) -> ([Choice; 3], Vec<Choice>) {
+/// The actions and conditions a rule of `product` may have (what `RuleSpec::validate`
+/// accepts), with their labels: the Connect rules page renders them, the Custom UI page gets
+/// them from `GET /forge/ui/site`.
+pub(super) fn choices(product: ProductType) -> ([Choice; 3], Vec<Choice>) {
     match product {
         ProductType::Jira => (
             [

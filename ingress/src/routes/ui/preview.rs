@@ -103,24 +103,28 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(caller::connect(state, QshRule::RequestOrContext))
         .and(crate::body::read(limits))
-        .then(|caller, body| async move {
-            preview(caller, body)
-                .await
-                .unwrap_or_else(Reply::into_response)
-        })
+        .map(|caller: Caller, body: Bytes| answer(caller.tenant.product_type, &body))
         .boxed()
 }
 
-/// Any user of the site may preview: it reads only the built-in samples.
+/// 200 with the preview, or the request's error.
+pub(crate) fn answer(product: ProductType, body: &[u8]) -> Response {
+    preview(product, body)
+        .map(|preview| json(StatusCode::OK, &preview))
+        .unwrap_or_else(Reply::into_response)
+}
+
+/// Renders the template of `body` against `product`'s sample for its event. Any user of the
+/// site may preview: it reads only the built-in samples.
 #[tracing::instrument(name = "rules_preview", skip_all)]
-async fn preview(caller: Caller, body: Bytes) -> Result<Response, ApiError> {
-    let preview: PreviewRequest = serde_json::from_slice(&body).map_err(|_| {
+pub(crate) fn preview(product: ProductType, body: &[u8]) -> Result<Value, ApiError> {
+    let preview: PreviewRequest = serde_json::from_slice(body).map_err(|_| {
         ApiError::bad_request(
             "invalid_body",
             "send {\"template\": \"...\", \"event\": \"...\"}",
         )
     })?;
-    let (event, payload) = sample(caller.tenant.product_type, preview.event.as_deref());
+    let (event, payload) = sample(product, preview.event.as_deref());
     let escape = match preview.action.as_deref() {
         Some("confluence_comment") => Escape::Html,
         _ => Escape::None,
@@ -137,11 +141,10 @@ async fn preview(caller: Caller, body: Bytes) -> Result<Response, ApiError> {
         )
         .map_err(|error| error.to_string())
     };
-    let body = match rendered {
+    Ok(match rendered {
         Ok(text) => json!({ "sampleEvent": event, "text": text }),
         Err(error) => json!({ "sampleEvent": event, "error": error }),
-    };
-    Ok(json(StatusCode::OK, &body))
+    })
 }
 
 /// The sample for `event` if there is one for the product, else the product's first.

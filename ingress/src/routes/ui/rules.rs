@@ -1,8 +1,11 @@
 //! The rules API of the rules page: list (any user of the site), create, enable/disable and
-//! delete (site admins only). Every store call takes the caller's clientKey, so a rule id of
-//! another tenant is simply not found.
+//! delete (site admins only). Every store call takes the user's clientKey, so a rule id of
+//! another tenant is simply not found. The core functions take a [`PageUser`]: the Connect
+//! routes here and the Forge routes (`super::forge`) share them.
+use std::sync::Arc;
+
 use common::connect::QshRule;
-use common::rules::{FieldError, RuleSpec, RuleStoreError};
+use common::rules::{FieldError, Rule, RuleSpec, RuleStoreError};
 use common::tenant::ProductType;
 use serde::Deserialize;
 use warp::filters::BoxedFilter;
@@ -13,8 +16,8 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::view::RuleView;
-use super::{json, API_BODY_LIMIT};
-use crate::caller::{self, Caller};
+use super::{json, PageUser, API_BODY_LIMIT};
+use crate::caller;
 use crate::errors::ApiError;
 use crate::routes::with_state;
 use crate::state::AppState;
@@ -34,30 +37,44 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let authenticated = {
         let state = state.clone();
         move || {
-            caller::connect(state.clone(), QshRule::RequestOrContext).and(with_state(state.clone()))
+            caller::connect(state.clone(), QshRule::RequestOrContext)
+                .map(PageUser::Connect)
+                .and(with_state(state.clone()))
         }
     };
     let body = move || crate::body::read(limits.clone());
     let list = warp::path!("api" / "rules")
         .and(warp::get())
         .and(authenticated())
-        .then(|caller, state| async move { answer(list(caller, state).await) });
+        .then(|user, state| async move { answer(list(&user, &state).await.map(|r| listed(&r))) });
     let create = warp::path!("api" / "rules")
         .and(warp::post())
         .and(authenticated())
         .and(body())
-        .then(|caller, state, body| async move { answer(create(caller, state, body).await) });
+        .then(|user, state, body: Bytes| async move {
+            let rule = create(&user, &state, &body).await;
+            answer(rule.map(|rule| created(&rule, &format!("/api/rules/{}", rule.id))))
+        });
     let change = warp::path!("api" / "rules" / i64)
         .and(warp::patch())
         .and(authenticated())
         .and(body())
-        .then(
-            |id, caller, state, body| async move { answer(change(id, caller, state, body).await) },
-        );
+        .then(|id, user, state, body: Bytes| async move {
+            answer(
+                change(&user, &state, id, &body)
+                    .await
+                    .map(|rule| shown(&rule)),
+            )
+        });
     let remove = warp::path!("api" / "rules" / i64)
         .and(warp::delete())
         .and(authenticated())
-        .then(|id, caller, state| async move { answer(remove(id, caller, state).await) });
+        .then(|id, user, state| async move {
+            let removed = remove(&user, &state, id).await;
+            answer(removed.map(|()| {
+                warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()
+            }))
+        });
     list.or(create)
         .unify()
         .or(change)
@@ -67,35 +84,57 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-fn answer(result: Result<Response, impl Reply>) -> Response {
+pub(crate) fn answer(result: Result<Response, impl Reply>) -> Response {
     result.unwrap_or_else(Reply::into_response)
 }
 
+/// 200 `{"rules": [...]}`.
+pub(crate) fn listed(rules: &[Rule]) -> Response {
+    let views: Vec<RuleView<'_>> = rules.iter().map(RuleView::from).collect();
+    json(StatusCode::OK, &serde_json::json!({ "rules": views }))
+}
+
+/// 200 with the rule.
+pub(crate) fn shown(rule: &Rule) -> Response {
+    json(StatusCode::OK, &RuleView::from(rule))
+}
+
+/// 201 with the rule, and `Location` when it is a valid header value.
+pub(crate) fn created(rule: &Rule, location: &str) -> Response {
+    let mut response = json(StatusCode::CREATED, &RuleView::from(rule));
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+}
+
+/// The rules of the user's site (any user of the site may list them).
 #[tracing::instrument(name = "rules_list", skip_all)]
-async fn list(caller: Caller, state: AppState) -> Result<Response, ApiError> {
+pub(crate) async fn list(user: &PageUser, state: &AppState) -> Result<Arc<Vec<Rule>>, ApiError> {
+    let client_key = &user.tenant().client_key;
     // Fresh from the database: another replica may have changed them within the cache's TTL.
+    state.stores.rules.invalidate(client_key).await;
     state
         .stores
         .rules
-        .invalidate(&caller.tenant.client_key)
-        .await;
-    let rules = state
-        .stores
-        .rules
-        .list(&caller.tenant.client_key)
+        .list(client_key)
         .await
-        .map_err(store_error)?;
-    let views: Vec<RuleView<'_>> = rules.iter().map(RuleView::from).collect();
-    Ok(json(StatusCode::OK, &serde_json::json!({ "rules": views })))
+        .map_err(store_error)
 }
 
+/// Creates the rule in `body` on the user's site: site admins only, every problem by field.
 #[tracing::instrument(name = "rules_create", skip_all, fields(rule_id))]
-async fn create(caller: Caller, state: AppState, body: Bytes) -> Result<Response, Refusal> {
-    caller.require_admin(&state).await?;
-    let client_key = &caller.tenant.client_key;
-    let spec: RuleSpec = serde_json::from_slice(&body)
+pub(crate) async fn create(
+    user: &PageUser,
+    state: &AppState,
+    body: &[u8],
+) -> Result<Rule, Refusal> {
+    user.require_admin(state).await?;
+    let tenant = user.tenant();
+    let client_key = &tenant.client_key;
+    let spec: RuleSpec = serde_json::from_slice(body)
         .map_err(|error| Refusal::Invalid(vec![field_error("rule", error.to_string())]))?;
-    check(&state, &spec, caller.tenant.product_type)?;
+    check(state, &spec, tenant.product_type)?;
     let existing = state
         .stores
         .rules
@@ -116,28 +155,25 @@ async fn create(caller: Caller, state: AppState, body: Bytes) -> Result<Response
         .map_err(store_error)?;
     tracing::Span::current().record("rule_id", rule.id);
     tracing::info!("rule created");
-    let mut response = json(StatusCode::CREATED, &RuleView::from(&rule));
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/rules/{}", rule.id)) {
-        response.headers_mut().insert(LOCATION, location);
-    }
-    Ok(response)
+    Ok(rule)
 }
 
+/// Enables or disables (`{"enabled": bool}`) a rule of the user's site: site admins only.
 #[tracing::instrument(name = "rules_change", skip_all, fields(rule_id = id))]
-async fn change(
+pub(crate) async fn change(
+    user: &PageUser,
+    state: &AppState,
     id: i64,
-    caller: Caller,
-    state: AppState,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    caller.require_admin(&state).await?;
-    let change: Change = serde_json::from_slice(&body).map_err(|_| {
+    body: &[u8],
+) -> Result<Rule, ApiError> {
+    user.require_admin(state).await?;
+    let change: Change = serde_json::from_slice(body).map_err(|_| {
         ApiError::bad_request(
             "invalid_body",
             "send {\"enabled\": true} or {\"enabled\": false}",
         )
     })?;
-    let client_key = &caller.tenant.client_key;
+    let client_key = &user.tenant().client_key;
     let found = state
         .stores
         .rules
@@ -154,25 +190,27 @@ async fn change(
         .iter()
         .find(|rule| rule.id == id)
         .filter(|_| found)
+        .cloned()
         .ok_or_else(not_found)?;
     tracing::info!(enabled = change.enabled, "rule changed");
-    Ok(json(StatusCode::OK, &RuleView::from(rule)))
+    Ok(rule)
 }
 
+/// Deletes a rule of the user's site: site admins only; 404 for a rule it does not have.
 #[tracing::instrument(name = "rules_delete", skip_all, fields(rule_id = id))]
-async fn remove(id: i64, caller: Caller, state: AppState) -> Result<Response, ApiError> {
-    caller.require_admin(&state).await?;
+pub(crate) async fn remove(user: &PageUser, state: &AppState, id: i64) -> Result<(), ApiError> {
+    user.require_admin(state).await?;
     let removed = state
         .stores
         .rules
-        .remove(&caller.tenant.client_key, id)
+        .remove(&user.tenant().client_key, id)
         .await
         .map_err(store_error)?;
     if !removed {
         return Err(not_found());
     }
     tracing::info!("rule deleted");
-    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+    Ok(())
 }
 
 /// `RuleSpec::validate` for the tenant's product, plus: the app subscribes to the event.
@@ -206,7 +244,7 @@ fn field_error(field: &str, message: impl Into<String>) -> FieldError {
 }
 
 /// Why a rule was not created: any API error, or 422 with every problem by field.
-enum Refusal {
+pub(crate) enum Refusal {
     Api(ApiError),
     Invalid(Vec<FieldError>),
 }

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Copies the files the Custom UI resources share into each resource directory: Forge uploads
+# every resource directory (manifest `resources[].path`) on its own, so a page cannot load
+# ../shared/. The copies are committed; nothing is built or fetched at deploy time.
+#
+#   forge-ui/build.sh           refresh the copies (shared/app.css from ingress/static/app.css,
+#                               so the Connect and Forge pages look the same)
+#   forge-ui/build.sh --check   exit 1 if any copy differs from its source (run by
+#                               ingress/tests/forge_ui_browser.rs)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+resources="rules activity"
+
+pairs() {
+  echo "$here/../ingress/static/app.css $here/shared/app.css"
+  for resource in $resources; do
+    for file in bridge.js app.css; do
+      echo "$here/shared/$file $here/$resource/$file"
+    done
+  done
+}
+
+if [ "${1:-}" = "--check" ]; then
+  stale=0
+  pairs | while read -r source copy; do
+    if ! cmp -s "$source" "$copy"; then
+      echo "stale copy: $copy (run forge-ui/build.sh)" >&2
+      exit 1
+    fi
+  done || stale=1
+  exit "$stale"
+fi
+
+pairs | while read -r source copy; do
+  cp "$source" "$copy"
+done
+echo "forge-ui: copies refreshed"
