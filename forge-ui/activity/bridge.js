@@ -1,8 +1,7 @@
 /*
- * hookline's Custom UI pages: the link to Forge (the host's bridge) and to hookline's API, and
- * small DOM helpers shared by the rules page and the activity panel. Everything shown is built
- * with textContent, never innerHTML. Generated copies: edit forge-ui/shared/, then run
- * forge-ui/build.sh.
+ * hookline's Custom UI pages: the link to Forge (the host's bridge) and to hookline's API;
+ * the DOM helpers are the Connect pages' page.js, loaded first. Generated copies: edit
+ * forge-ui/shared/, then run forge-ui/build.sh.
  *
  * Why no @forge/bridge: the npm package is published under the Atlassian Developer Terms (not
  * an open-source licence we can vendor) and needs a bundler at build time. It is a thin layer
@@ -76,72 +75,9 @@
     return { status: status, ok: status >= 200 && status < 300, body: parsed };
   }
 
-  /* A human sentence for a failed API answer. */
-  function failure(result) {
-    var code = result.body && result.body.code;
-    if (code === 'not_admin' || code === 'no_user') {
-      return 'Only site administrators can change rules.';
-    }
-    if (code === 'installation_unknown') {
-      return 'hookline is still setting up this site. Try again in a minute.';
-    }
-    if (result.status === 401) {
-      return 'This request could not be verified. Reload the page and try again.';
-    }
-    if (result.body && result.body.message) {
-      return result.body.message;
-    }
-    return 'Something went wrong (HTTP ' + result.status + '). Try again.';
-  }
-
-  /* el('td', {className: 'x', title: 'y'}, [child, 'text']) */
-  function el(tag, properties, children) {
-    var node = document.createElement(tag);
-    Object.keys(properties || {}).forEach(function (key) {
-      if (key === 'dataset') {
-        Object.assign(node.dataset, properties.dataset);
-      } else {
-        node[key] = properties[key];
-      }
-    });
-    (children || []).forEach(function (child) {
-      if (child !== null && child !== undefined) node.append(child);
-    });
-    return node;
-  }
-
-  function lozenge(text, appearance) {
-    return el('span', { className: 'lozenge lozenge-' + (appearance || 'default'), textContent: text });
-  }
-
-  function relativeTime(iso) {
-    var then = new Date(iso);
-    var seconds = Math.round((Date.now() - then.getTime()) / 1000);
-    if (!isFinite(seconds)) return '';
-    if (seconds < 45) return 'just now';
-    var minutes = Math.round(seconds / 60);
-    if (minutes < 60) return minutes + (minutes === 1 ? ' minute ago' : ' minutes ago');
-    var hours = Math.round(minutes / 60);
-    if (hours < 24) return hours + (hours === 1 ? ' hour ago' : ' hours ago');
-    var days = Math.round(hours / 24);
-    if (days < 30) return days + (days === 1 ? ' day ago' : ' days ago');
-    return then.toLocaleDateString();
-  }
-
-  function banner(node, kind, text) {
-    node.className = 'banner banner-' + kind;
-    node.textContent = text;
-    node.hidden = !text;
-  }
-
-  window.hookline = {
+  window.hookline = Object.assign(window.hookline || {}, {
     api: api,
-    banner: banner,
-    el: el,
-    failure: failure,
     getContext: getContext,
     invokeRemote: invokeRemote,
-    lozenge: lozenge,
-    relativeTime: relativeTime,
-  };
+  });
 })();

@@ -1,96 +1,50 @@
-/*
- * hookline rules admin (Forge Custom UI): list, create (with a live template preview),
- * enable/disable and delete the site's rules. The Connect page (ingress/static/rules.js) has
- * the same form rendered by the server; here it is filled in from GET /forge/ui/site, and the
- * server validates every rule exactly as for Connect.
- */
+/* hookline rules page: list, create (with a live template preview), enable/disable, delete.
+   The Forge Custom UI page runs this same script (forge-ui/build.sh copies it), its form and
+   first list filled in by forge-ui/rules/setup.js through h.rulesPage. */
 (function () {
   'use strict';
   var h = window.hookline;
-  var $ = function (id) { return document.getElementById(id); };
 
-  var form = $('rule-form');
-  var bannerNode = $('banner');
-  var formBanner = $('form-banner');
-  var tbody = $('rules-body');
-  var conditions = $('conditions');
-  var noConditions = $('no-conditions');
-  var conditionTemplate = $('condition-template');
-  var actionType = $('action-type');
-  var eventSelect = $('rule-event');
-  var templateInput = $('action-template');
-  var formatSelect = $('action-format');
-  var createButton = $('create-button');
-  var previewOutput = $('preview-output');
-  var previewError = $('preview-error');
+  var form = document.getElementById('rule-form');
+  var bannerNode = document.getElementById('banner');
+  var formBanner = document.getElementById('form-banner');
+  var table = document.getElementById('rules-table');
+  var tbody = document.getElementById('rules-body');
+  var empty = document.getElementById('rules-empty');
+  var count = document.getElementById('rule-count');
+  var conditions = document.getElementById('conditions');
+  var noConditions = document.getElementById('no-conditions');
+  var conditionTemplate = document.getElementById('condition-template');
+  var actionType = document.getElementById('action-type');
+  var eventSelect = document.getElementById('rule-event');
+  var templateInput = document.getElementById('action-template');
+  var formatSelect = document.getElementById('action-format');
+  var createButton = document.getElementById('create-button');
+  var previewOutput = document.getElementById('preview-output');
+  var previewError = document.getElementById('preview-error');
+  var previewSample = document.getElementById('preview-sample');
 
-  /* Per product: the form's hints. The actions and conditions come from GET /forge/ui/site,
-     the same choices the Connect page renders. */
-  var PRODUCTS = {
-    jira: {
-      name: 'Jira',
-      template: 'Thanks for reporting {{ issue.key }}: "{{ issue.fields.summary }}" is queued for triage.',
-      objects: 'issue, user, comment, changelog',
-      key: 'KAN',
-      pointer: '/issue/fields/priority/name',
-    },
-    confluence: {
-      name: 'Confluence',
-      template: 'New page "{{ page.title }}" in {{ page.spaceKey }}: thanks, {{ userDisplayName }}!',
-      objects: 'page, comment',
-      key: 'ENG',
-      pointer: '/page/title',
-    },
-  };
   var ACTION_KIND = {
-    jira_comment: 'comment', confluence_comment: 'comment',
-    jira_label: 'label', confluence_label: 'label',
-    jira_property: 'property', confluence_property: 'property',
+    jira_comment: 'comment',
+    confluence_comment: 'comment',
+    jira_label: 'label',
+    confluence_label: 'label',
+    jira_property: 'property',
+    confluence_property: 'property',
   };
   var CONDITION_INPUTS = {
-    equals: ['pointer', 'value'], contains: ['pointer', 'value'], changed: ['field'],
-    project_key: ['key'], space_key: ['key'],
+    equals: ['pointer', 'value'],
+    contains: ['pointer', 'value'],
+    changed: ['field'],
+    project_key: ['key'],
+    space_key: ['key'],
   };
 
   function kind() {
     return ACTION_KIND[actionType.value] || 'comment';
   }
 
-  function options(select, pairs) {
-    select.replaceChildren.apply(select, pairs.map(function (pair) {
-      return h.el('option', { value: pair[0], textContent: pair[1] });
-    }));
-  }
-
-  /* `jira:issue_created` → `Issue created`. */
-  function eventLabel(event) {
-    var name = event.split(':').pop().replace(/_/g, ' ');
-    return name.charAt(0).toUpperCase() + name.slice(1);
-  }
-
-  /* ---- The form, for the site's product -------------------------------------------------- */
-
-  function setUp(site) {
-    var product = PRODUCTS[site.product] || PRODUCTS.jira;
-    $('product-name').textContent = product.name;
-    $('template-objects').textContent = product.objects;
-    options(eventSelect, (site.events || []).map(function (event) {
-      return [event, eventLabel(event) + ' (' + event + ')'];
-    }));
-    var pairs = function (choices) {
-      return (choices || []).map(function (choice) { return [choice.value, choice.label]; });
-    };
-    options(actionType, pairs(site.actions));
-    options(conditionTemplate.content.querySelector('.condition-type'), pairs(site.conditions));
-    conditionTemplate.content.querySelector('[data-input="key"] input').placeholder = product.key;
-    conditionTemplate.content.querySelector('[data-input="pointer"] input').placeholder = product.pointer;
-    templateInput.defaultValue = product.template;
-    $('format-field').hidden = site.product !== 'jira';
-    formatSelect.disabled = site.product !== 'jira';
-    createButton.disabled = false;
-  }
-
-  /* ---- The list --------------------------------------------------------------------------- */
+  /* ---- The list (rendered by the server on load, by ruleRow after each change) -------- */
 
   function ruleRow(rule) {
     var summary = rule.summary;
@@ -100,7 +54,12 @@
         }))
       : h.el('span', { className: 'subtle', textContent: 'Every event' });
     var button = function (act, text) {
-      return h.el('button', { type: 'button', className: 'button button-subtle button-compact', textContent: text, dataset: { act: act } });
+      return h.el('button', {
+        type: 'button',
+        className: 'button button-subtle button-compact',
+        textContent: text,
+        dataset: { act: act },
+      });
     };
     return h.el('tr', { dataset: { ruleId: String(rule.id), enabled: String(rule.enabled), name: rule.name } }, [
       h.el('td', { className: 'rule-name' }, [h.el('strong', { textContent: rule.name })]),
@@ -111,24 +70,29 @@
         h.el('span', { className: 'action-detail', textContent: summary.actionDetail }),
       ]),
       h.el('td', {}, [rule.enabled ? h.lozenge('Enabled', 'success') : h.lozenge('Disabled', 'default')]),
-      h.el('td', { className: 'row-actions' }, [button('toggle', rule.enabled ? 'Disable' : 'Enable'), ' ', button('delete', 'Delete')]),
+      h.el('td', { className: 'row-actions' }, [
+        button('toggle', rule.enabled ? 'Disable' : 'Enable'),
+        ' ',
+        button('delete', 'Delete'),
+      ]),
     ]);
   }
 
   async function loadRules() {
     var result = await h.api('GET', 'rules');
-    $('rules-loading').hidden = true;
+    var loading = document.getElementById('rules-loading');
+    if (loading) loading.hidden = true;
     if (!result.ok) {
       h.banner(bannerNode, 'error', h.failure(result));
       return;
     }
     var rules = result.body.rules || [];
     tbody.replaceChildren.apply(tbody, rules.map(ruleRow));
-    $('rules-table').hidden = rules.length === 0;
-    $('rules-empty').hidden = rules.length !== 0;
-    var count = $('rule-count');
+    table.hidden = rules.length === 0;
+    empty.hidden = rules.length !== 0;
     count.hidden = rules.length === 0;
     count.textContent = rules.length + (rules.length === 1 ? ' rule' : ' rules');
+    h.resize();
   }
 
   function ruleOf(row) {
@@ -178,7 +142,7 @@
     if (button.dataset.act === 'delete') removeRule(rule, button);
   });
 
-  /* ---- Conditions ------------------------------------------------------------------------- */
+  /* ---- Conditions -------------------------------------------------------------------- */
 
   function showConditionInputs(row) {
     var wanted = CONDITION_INPUTS[row.querySelector('.condition-type').value] || [];
@@ -195,11 +159,13 @@
     row.querySelector('[data-remove]').addEventListener('click', function () {
       row.remove();
       noConditions.hidden = conditions.children.length > 0;
+      h.resize();
     });
     conditions.append(row);
     showConditionInputs(row);
     noConditions.hidden = true;
     row.querySelector('.condition-type').focus();
+    h.resize();
   }
 
   /* A value that reads as JSON (42, true, "x") is JSON; anything else is a string. */
@@ -228,7 +194,15 @@
     }
   }
 
-  /* ---- Errors ------------------------------------------------------------------------------ */
+  /* ---- The form ---------------------------------------------------------------------- */
+
+  function showActionFields() {
+    document.querySelectorAll('.action-fields').forEach(function (fields) {
+      fields.hidden = fields.dataset.action !== kind();
+    });
+    schedulePreview();
+    h.resize();
+  }
 
   function clearErrors() {
     form.querySelectorAll('.field-error').forEach(function (slot) {
@@ -265,41 +239,36 @@
       if (holder) holder.classList.add('has-error');
       first = first || (holder && holder.querySelector('input, select, textarea'));
     });
-    if (unplaced.length) h.banner(formBanner, 'error', unplaced.join(' '));
+    if (unplaced.length) {
+      h.banner(formBanner, 'error', unplaced.join(' '));
+    }
     if (first) first.focus();
-  }
-
-  /* ---- The form ---------------------------------------------------------------------------- */
-
-  function showActionFields() {
-    document.querySelectorAll('.action-fields').forEach(function (fields) {
-      fields.hidden = fields.dataset.action !== kind();
-    });
-    schedulePreview();
+    h.resize();
   }
 
   function readForm() {
     var action = { type: actionType.value };
     if (kind() === 'comment') {
       action.template = templateInput.value;
-      if (!formatSelect.disabled) action.format = formatSelect.value;
+      if (formatSelect && !formatSelect.disabled) action.format = formatSelect.value;
     } else if (kind() === 'label') {
-      action.label = $('action-label').value.trim();
+      action.label = document.getElementById('action-label').value.trim();
     } else {
-      action.key = $('action-key').value.trim();
+      action.key = document.getElementById('action-key').value.trim();
+      var raw = document.getElementById('action-value').value;
       try {
-        action.value = JSON.parse($('action-value').value);
+        action.value = JSON.parse(raw);
       } catch (error) {
         showErrors([{ field: 'action.value', message: 'must be JSON, e.g. {"triaged": true} or "text"' }]);
         return null;
       }
     }
     return {
-      name: $('rule-name').value.trim(),
+      name: document.getElementById('rule-name').value.trim(),
       event: eventSelect.value,
       conditions: Array.prototype.map.call(conditions.children, readCondition),
       action: action,
-      enabled: $('rule-enabled').checked,
+      enabled: document.getElementById('rule-enabled').checked,
     };
   }
 
@@ -334,7 +303,7 @@
     h.banner(formBanner, 'error', h.failure(result));
   }
 
-  /* ---- Live preview ------------------------------------------------------------------------ */
+  /* ---- Live preview ------------------------------------------------------------------ */
 
   var previewTimer = null;
   var previewSequence = 0;
@@ -359,15 +328,16 @@
       previewError.textContent = h.failure(result);
       return;
     }
-    $('preview-sample').textContent = 'sample ' + result.body.sampleEvent + ' payload';
+    previewSample.textContent = 'sample ' + result.body.sampleEvent + ' payload';
     var failed = typeof result.body.error === 'string';
     previewOutput.hidden = failed;
     previewError.hidden = !failed;
     previewOutput.textContent = failed ? '' : result.body.text || '(empty)';
     previewError.textContent = failed ? result.body.error : '';
+    h.resize();
   }
 
-  /* ---- Start ------------------------------------------------------------------------------- */
+  /* ---- Wiring ------------------------------------------------------------------------ */
 
   form.addEventListener('submit', submit);
   form.addEventListener('reset', resetForm);
@@ -375,21 +345,20 @@
     var holder = event.target.closest('.has-error');
     if (holder) holder.classList.remove('has-error');
   });
-  $('add-condition').addEventListener('click', addCondition);
+  document.getElementById('add-condition').addEventListener('click', addCondition);
   actionType.addEventListener('change', showActionFields);
   eventSelect.addEventListener('change', schedulePreview);
   templateInput.addEventListener('input', schedulePreview);
 
-  (async function start() {
-    var site = await h.api('GET', 'site');
-    if (!site.ok) {
-      $('rules-loading').hidden = true;
-      h.banner(bannerNode, 'error', h.failure(site));
-      return;
-    }
-    setUp(site.body);
-    form.reset();
-    showActionFields();
-    await loadRules();
-  })();
+  showActionFields();
+
+  /* A page whose form and list are filled in by script (the Forge Custom UI page) starts the
+     form and loads the list once they are. */
+  h.rulesPage = {
+    start: function () {
+      form.reset();
+      showActionFields();
+      return loadRules();
+    },
+  };
 })();

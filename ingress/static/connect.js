@@ -1,6 +1,6 @@
 /*
- * hookline pages: the link to the host product (Atlassian's all.js, loaded first) and to the
- * app's own JSON API. Requests carry a context token from AP.context.getToken(); the page
+ * hookline's Connect pages: the link to the host product (Atlassian's all.js, loaded first) and
+ * to the app's own JSON API (page.js holds the helpers the Forge pages share). Requests carry a context token from AP.context.getToken(); the page
  * itself holds no token. Everything shown is built with textContent, never innerHTML.
  */
 (function () {
@@ -55,57 +55,6 @@
     return { status: response.status, ok: response.ok, body: parsed };
   }
 
-  /* A human sentence for a failed API answer. */
-  function failure(result) {
-    var code = result.body && result.body.code;
-    if (code === 'not_admin' || code === 'no_user') {
-      return 'Only site administrators can change rules.';
-    }
-    if (result.status === 401) {
-      return 'Your session could not be verified. Reload the page and try again.';
-    }
-    if (result.body && result.body.message) {
-      return result.body.message;
-    }
-    return 'Something went wrong (HTTP ' + result.status + '). Try again.';
-  }
-
-  /* el('td', {className: 'x', title: 'y'}, [child, 'text']) */
-  function el(tag, properties, children) {
-    var node = document.createElement(tag);
-    Object.keys(properties || {}).forEach(function (key) {
-      if (key === 'dataset') {
-        Object.assign(node.dataset, properties.dataset);
-      } else {
-        node[key] = properties[key];
-      }
-    });
-    (children || []).forEach(function (child) {
-      if (child !== null && child !== undefined) {
-        node.append(child);
-      }
-    });
-    return node;
-  }
-
-  function lozenge(text, appearance) {
-    return el('span', { className: 'lozenge lozenge-' + (appearance || 'default'), textContent: text });
-  }
-
-  function relativeTime(iso) {
-    var then = new Date(iso);
-    var seconds = Math.round((Date.now() - then.getTime()) / 1000);
-    if (!isFinite(seconds)) return '';
-    if (seconds < 45) return 'just now';
-    var minutes = Math.round(seconds / 60);
-    if (minutes < 60) return minutes + (minutes === 1 ? ' minute ago' : ' minutes ago');
-    var hours = Math.round(minutes / 60);
-    if (hours < 24) return hours + (hours === 1 ? ' hour ago' : ' hours ago');
-    var days = Math.round(hours / 24);
-    if (days < 30) return days + (days === 1 ? ' day ago' : ' days ago');
-    return then.toLocaleDateString();
-  }
-
   /* Asks the host to fit the iframe to the content (all.js also watches for changes). */
   function resize() {
     if (window.AP && typeof window.AP.resize === 'function') {
@@ -113,20 +62,5 @@
     }
   }
 
-  function banner(node, kind, text) {
-    node.className = 'banner banner-' + kind;
-    node.textContent = text;
-    node.hidden = !text;
-    resize();
-  }
-
-  window.hookline = {
-    api: api,
-    banner: banner,
-    el: el,
-    failure: failure,
-    lozenge: lozenge,
-    relativeTime: relativeTime,
-    resize: resize,
-  };
+  window.hookline = Object.assign(window.hookline || {}, { api: api, resize: resize });
 })();

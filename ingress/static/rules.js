@@ -1,4 +1,6 @@
-/* hookline rules page: list, create (with a live template preview), enable/disable, delete. */
+/* hookline rules page: list, create (with a live template preview), enable/disable, delete.
+   The Forge Custom UI page runs this same script (forge-ui/build.sh copies it), its form and
+   first list filled in by forge-ui/rules/setup.js through h.rulesPage. */
 (function () {
   'use strict';
   var h = window.hookline;
@@ -78,6 +80,8 @@
 
   async function loadRules() {
     var result = await h.api('GET', 'rules');
+    var loading = document.getElementById('rules-loading');
+    if (loading) loading.hidden = true;
     if (!result.ok) {
       h.banner(bannerNode, 'error', h.failure(result));
       return;
@@ -246,7 +250,7 @@
     var action = { type: actionType.value };
     if (kind() === 'comment') {
       action.template = templateInput.value;
-      if (formatSelect) action.format = formatSelect.value;
+      if (formatSelect && !formatSelect.disabled) action.format = formatSelect.value;
     } else if (kind() === 'label') {
       action.label = document.getElementById('action-label').value.trim();
     } else {
@@ -310,7 +314,7 @@
   }
 
   async function preview() {
-    if (kind() !== 'comment') return;
+    if (kind() !== 'comment' || !eventSelect.value) return;
     var sequence = ++previewSequence;
     var result = await h.api('POST', 'rules/preview', {
       template: templateInput.value,
@@ -347,4 +351,14 @@
   templateInput.addEventListener('input', schedulePreview);
 
   showActionFields();
+
+  /* A page whose form and list are filled in by script (the Forge Custom UI page) starts the
+     form and loads the list once they are. */
+  h.rulesPage = {
+    start: function () {
+      form.reset();
+      showActionFields();
+      return loadRules();
+    },
+  };
 })();

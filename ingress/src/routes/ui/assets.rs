@@ -19,11 +19,16 @@ struct Asset {
     body: &'static str,
 }
 
-const ASSETS: [Asset; 4] = [
+const ASSETS: [Asset; 5] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../../static/app.css"),
+    },
+    Asset {
+        name: "page.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../static/page.js"),
     },
     Asset {
         name: "connect.js",

@@ -116,7 +116,7 @@ fn render(
     let layout = Layout {
         title,
         all_js_url: &state.settings.app.all_js_url,
-        scripts: &["connect.js", script],
+        scripts: &["page.js", "connect.js", script],
     };
     templates::render(template, page, &layout)
         .map_err(|error| ApiError::internal("the page could not be rendered", &error))
