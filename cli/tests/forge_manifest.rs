@@ -153,8 +153,15 @@ fn the_manifest_declares_the_remote_its_endpoints_triggers_and_scopes() {
         .iter()
         .map(|endpoint| {
             assert_eq!(endpoint["remote"], "hookline", "{endpoint}");
-            assert_eq!(endpoint["auth"], system_token, "{endpoint}");
             let key = endpoint["key"].as_str().expect("a key");
+            // The Custom UI resolver also gets the user's token (for its admin check).
+            let auth = match key {
+                "hookline-ui" => {
+                    json!({"appSystemToken": {"enabled": true}, "appUserToken": {"enabled": true}})
+                }
+                _ => system_token.clone(),
+            };
+            assert_eq!(endpoint["auth"], auth, "{endpoint}");
             (key, endpoint["route"]["path"].as_str().expect("a route"))
         })
         .collect();
@@ -207,7 +214,8 @@ fn the_manifest_declares_the_remote_its_endpoints_triggers_and_scopes() {
         manifest["modules"]["preUninstall"],
         json!([{"key": "pre-uninstall", "endpoint": "hookline-uninstall"}])
     );
-    let mut scopes = vec!["read:app-system-token"];
+    // The Custom UI resolver's user token needs `read:app-user-token`.
+    let mut scopes = vec!["read:app-system-token", "read:app-user-token"];
     scopes.extend(JIRA_SCOPES.iter().chain(&CONFLUENCE_SCOPES));
     scopes.sort_unstable();
     assert_eq!(strings(&manifest["permissions"]["scopes"]), scopes);
@@ -337,6 +345,16 @@ fn atlassians_validator_accepts_the_manifest() {
         );
         let mut scopes = case.scopes.clone();
         scopes.push("read:app-system-token");
+        // Pages are Custom UI unless `--connect` or `forge.custom_ui` says otherwise; their
+        // resolver takes the user's token.
+        let custom_ui = case
+            .vars
+            .iter()
+            .find(|(name, _)| *name == "HOOKLINE_FORGE__CUSTOM_UI")
+            .map_or(!case.args.contains(&"--connect"), |(_, on)| *on == "true");
+        if custom_ui {
+            scopes.push("read:app-user-token");
+        }
         scopes.sort_unstable();
         assert_eq!(
             strings(&manifest["permissions"]["scopes"]),

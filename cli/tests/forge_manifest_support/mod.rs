@@ -127,7 +127,18 @@ pub fn assert_custom_ui(manifest: &Value, on: bool) {
             .iter()
             .any(|p| name.ends_with(&format!(":{p}")))
     };
+    let ui_endpoint = manifest["modules"]["endpoint"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .find(|endpoint| endpoint["key"] == "hookline-ui");
+    let scopes = strings(&manifest["permissions"]["scopes"]);
     if !on {
+        assert!(
+            ui_endpoint.is_none(),
+            "no resolver without pages: {manifest:#}"
+        );
+        assert!(!scopes.contains(&"read:app-user-token"), "{scopes:?}");
         assert!(manifest.get("resources").is_none(), "{manifest:#}");
         assert!(
             page_types.iter().all(|t| modules.get(t).is_none()),
@@ -135,6 +146,13 @@ pub fn assert_custom_ui(manifest: &Value, on: bool) {
         );
         return;
     }
+    // The resolver gets the user's own token for the admin check, with its scope.
+    let ui_endpoint = ui_endpoint.unwrap_or_else(|| panic!("no hookline-ui: {manifest:#}"));
+    assert_eq!(
+        ui_endpoint["auth"],
+        json!({"appSystemToken": {"enabled": true}, "appUserToken": {"enabled": true}})
+    );
+    assert!(scopes.contains(&"read:app-user-token"), "{scopes:?}");
     assert_eq!(
         manifest["resources"],
         json!([{"key": "hookline-rules", "path": "forge-ui/rules"},

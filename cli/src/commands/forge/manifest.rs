@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{bail, Context};
 use common::config::Settings;
 use common::forge::events::{INSTALLED, UPGRADED};
-use common::forge::{Endpoint, ENDPOINTS, EVENTS as EVENTS_ENDPOINT, REFRESH, UI, UNINSTALL};
+use common::forge::{ENDPOINTS, EVENTS as EVENTS_ENDPOINT, REFRESH, UI, UNINSTALL};
 use common::tenant::ProductType;
 use serde_json::Map;
 
@@ -26,7 +26,19 @@ const SYSTEM_TOKEN_SCOPE: &str = "read:app-system-token";
 /// The system token, sent with every call (FORGE.md §3).
 const SYSTEM_TOKEN: Auth = Auth {
     app_system_token: Enabled { enabled: true },
+    app_user_token: None,
 };
+
+/// The Custom UI resolver also gets the user's token (`x-forge-oauth-user`): its admin check
+/// asks the product about the user as the user (docs/forge.md §8). Forge sends user tokens only
+/// to endpoints no trigger uses, which this one is.
+const UI_TOKENS: Auth = Auth {
+    app_system_token: Enabled { enabled: true },
+    app_user_token: Some(Enabled { enabled: true }),
+};
+
+/// Needed for the user's token.
+const USER_TOKEN_SCOPE: &str = "read:app-user-token";
 
 /// A manifest and what the operator should hear about it.
 #[derive(Debug)]
@@ -91,11 +103,17 @@ fn endpoints(custom_ui: bool) -> Vec<EndpointModule> {
     ENDPOINTS
         .iter()
         .filter(|endpoint| custom_ui || **endpoint != UI)
-        .map(|&Endpoint { key, path }| EndpointModule {
-            key,
+        .map(|&endpoint| EndpointModule {
+            key: endpoint.key,
             remote: REMOTE,
-            route: Route { path },
-            auth: SYSTEM_TOKEN,
+            route: Route {
+                path: endpoint.path,
+            },
+            auth: if endpoint == UI {
+                UI_TOKENS
+            } else {
+                SYSTEM_TOKEN
+            },
         })
         .collect()
 }
@@ -167,6 +185,9 @@ pub fn manifest(settings: &Settings, args: &ForgeManifestArgs) -> anyhow::Result
         warnings.extend(declared.warnings);
         connect_modules = declared.modules;
         connect = Some(declared.app);
+    }
+    if custom_ui {
+        scopes.insert(USER_TOKEN_SCOPE.to_owned());
     }
     let (resources, pages) = match custom_ui {
         true => (

@@ -58,11 +58,14 @@ pub struct Storage {
     pub in_scope_eud: bool,
 }
 
-/// Which tokens Forge sends: the app system token only (no user token).
+/// Which tokens Forge sends: the app system token always; the user's own token only to the
+/// Custom UI resolver, whose admin check asks the product about the user as the user.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Auth {
     pub app_system_token: Enabled,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_user_token: Option<Enabled>,
 }
 
 #[derive(Debug, Serialize)]
