@@ -4,12 +4,13 @@
 //! with a freshly minted Forge Invocation Token, as Forge does. The page lists a rule, creates
 //! one through the form and disables another; the screenshot goes to `target/screenshots/`.
 //!
-//! Needs `/usr/bin/chromium` (or `$CHROMIUM`), Node.js, and `npm ci` in `ingress/tests/browser`
-//! (see ingress/tests/ui_browser.rs).
+//! Needs Chromium, Node.js and the browser project (`browser_support`).
+mod browser_support;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+
+use browser_support::{check_prerequisites, run_script, screenshot_dir};
 
 use common::tenant::ProductType;
 use reqwest::Method;
@@ -18,7 +19,6 @@ use simulator::{ForgeSendOptions, ForgeSim, ForgeSite};
 use support::forge::{spawn_forge_app, ui_fit};
 use warp::Filter;
 
-const BROWSER_RUN_TIMEOUT: Duration = Duration::from_secs(180);
 const ADMIN: &str = "557058:forge-admin-0001";
 /// About what Forge allows a Custom UI page by default: its own files and nothing inline.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -26,28 +26,6 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; conn
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-fn check_prerequisites() {
-    let chromium = chromium();
-    assert!(
-        chromium.is_file(),
-        "Chromium is not installed at {} (set CHROMIUM to another path): run scripts/test, or \
-         `apt-get install chromium`",
-        chromium.display()
-    );
-    let playwright = repo().join("ingress/tests/browser/node_modules/playwright-core/package.json");
-    assert!(
-        playwright.is_file(),
-        "playwright-core is not installed: run scripts/test, or \
-         `PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix ingress/tests/browser`"
-    );
 }
 
 /// Forwards one `invokeRemote` payload (`{path, method, body}`) to the ingress as Forge does,
@@ -136,25 +114,14 @@ async fn a_site_admin_creates_a_rule_on_the_custom_ui_page_in_chromium() {
     let context = json!({"cloudId": site.cloud_id, "moduleKey": "hookline-rules-admin",
                          "accountId": ADMIN, "locale": "en-US",
                          "extension": {"type": "jira:adminPage"}});
-    let screenshots = repo().join("target/screenshots");
-    let run = tokio::process::Command::new("node")
-        .arg(repo().join("ingress/tests/browser/forge.js"))
-        .arg(format!("{host}/rules/index.html"))
-        .arg(context.to_string())
-        .arg(&screenshots)
-        .env("CHROMIUM", chromium())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(BROWSER_RUN_TIMEOUT, run)
-        .await
-        .expect("the browser run finishes within 3 minutes")
-        .expect("node runs");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "the browser run failed:\n{log}");
+    let screenshots = screenshot_dir();
+    let page = format!("{host}/rules/index.html");
+    let context = context.to_string();
+    let log = run_script(
+        "forge.js",
+        &[page.as_ref(), context.as_ref(), screenshots.as_ref()],
+    )
+    .await;
 
     let listed = app
         .ui(Method::GET, "/forge/ui/rules", &site, None, None)

@@ -2,57 +2,18 @@
 //! page token, gets context tokens from an all.js stand-in, creates a rule through the form
 //! and lists it; screenshots go to `target/screenshots/`.
 //!
-//! Needs `/usr/bin/chromium` (or `$CHROMIUM`), Node.js, and `npm ci` in `ingress/tests/browser`;
-//! `scripts/test` installs all three.
+//! Needs Chromium, Node.js and the browser project (`browser_support`); `scripts/test` installs
+//! all three.
+mod browser_support;
 mod support;
 mod ui_support;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use browser_support::{check_prerequisites, run_script, screenshot_dir};
 
 use common::tenant::{ClientKey, ProductType};
 use serde_json::json;
 use ui_support::{comment_rule, spawn_ui_app, Outcome, Site, ADMIN};
 use warp::Filter;
-
-const BROWSER_RUN_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn screenshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-/// Fails with what to install when the browser, Node.js or playwright-core is missing.
-fn check_prerequisites() {
-    let chromium = chromium();
-    assert!(
-        chromium.is_file(),
-        "Chromium is not installed at {} (set CHROMIUM to another path): run scripts/test, which \
-         installs it with apt-get as root, or `apt-get install chromium`",
-        chromium.display()
-    );
-    let playwright = browser_dir().join("node_modules/playwright-core/package.json");
-    assert!(
-        playwright.is_file(),
-        "playwright-core is not installed in {}: run scripts/test, or \
-         `PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix ingress/tests/browser`",
-        browser_dir().display()
-    );
-    let node = std::process::Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|output| output.status.success()),
-        "Node.js is not installed: run scripts/test, or `apt-get install nodejs npm`"
-    );
-}
 
 /// Serves `GET /all.js`: a stand-in for Atlassian's all.js whose `AP.context.getToken`
 /// hands out `context_token`. Returns its URL.
@@ -124,24 +85,15 @@ async fn a_site_admin_creates_a_rule_in_chromium_and_sees_the_activity_panel() {
         .app
         .url(&site.page_url(&format!("/pages/activity?issueKey=KAN-1&{query}")));
     let screenshots = screenshot_dir();
-    let run = tokio::process::Command::new("node")
-        .arg(browser_dir().join("rules.js"))
-        .arg(&rules_url)
-        .arg(&activity_url)
-        .arg(&screenshots)
-        .env("CHROMIUM", chromium())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(BROWSER_RUN_TIMEOUT, run)
-        .await
-        .expect("the browser run finishes within 3 minutes")
-        .expect("node runs");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "the browser run failed:\n{log}");
+    let log = run_script(
+        "rules.js",
+        &[
+            rules_url.as_ref(),
+            activity_url.as_ref(),
+            screenshots.as_ref(),
+        ],
+    )
+    .await;
 
     let key = ClientKey::parse(site.client_key).expect("client key");
     let rules = ui.app.state.stores.rules.list(&key).await.expect("rules");

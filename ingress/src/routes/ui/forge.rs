@@ -152,15 +152,7 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infalli
 /// `GET /forge/ui/site`: what the rules form offers (the Connect page has it rendered in).
 fn site(user: &PageUser, state: &AppState) -> Response {
     let product = user.tenant().product_type;
-    let events: Vec<&str> = state
-        .settings
-        .app
-        .webhooks
-        .iter()
-        .filter_map(|webhook| webhook.split_once(':'))
-        .filter(|(of, _)| *of == product.as_str())
-        .map(|(_, event)| event)
-        .collect();
+    let events: Vec<&str> = state.settings.app.events(product).collect();
     let (actions, conditions) = super::pages::choices(product);
     json(
         StatusCode::OK,

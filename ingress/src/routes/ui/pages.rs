@@ -64,11 +64,8 @@ async fn rules_page(state: &AppState, tenant: Tenant) -> Result<String, ApiError
     let events: Vec<minijinja::Value> = state
         .settings
         .app
-        .webhooks
-        .iter()
-        .filter_map(|webhook| webhook.split_once(':'))
-        .filter(|(of, _)| *of == product.as_str())
-        .map(|(_, event)| context! { value => event, label => event_label(event) })
+        .events(product)
+        .map(|event| context! { value => event, label => event_label(event) })
         .collect();
     let (actions, conditions) = choices(product);
     // Fresh from the database: another replica may have changed them within the cache's TTL.

@@ -216,10 +216,11 @@ pub(crate) async fn remove(user: &PageUser, state: &AppState, id: i64) -> Result
 /// `RuleSpec::validate` for the tenant's product, plus: the app subscribes to the event.
 fn check(state: &AppState, spec: &RuleSpec, product: ProductType) -> Result<(), Refusal> {
     let mut errors = spec.validate(product).err().unwrap_or_default();
-    let subscribed =
-        state.settings.app.webhooks.iter().any(|webhook| {
-            webhook.split_once(':') == Some((product.as_str(), spec.event.as_str()))
-        });
+    let subscribed = state
+        .settings
+        .app
+        .events(product)
+        .any(|event| event == spec.event);
     if !subscribed && !errors.iter().any(|error| error.field == "event") {
         errors.push(field_error(
             "event",
