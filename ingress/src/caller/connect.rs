@@ -46,16 +46,7 @@ async fn resolve(
     let tenant = verified.tenant;
     // Every log line of the request names its tenant from here on.
     tracing::Span::current().record("client_key", tenant.client_key.as_str());
-    if !tenant.is_active() {
-        tracing::info!(
-            state = tenant.state.as_str(),
-            "a request of an inactive tenant refused"
-        );
-        return Err(ApiError::forbidden(
-            "tenant_inactive",
-            "the app is not enabled for this site",
-        ));
-    }
+    super::require_active(&tenant)?;
     let account_id = verified.claims.sub.filter(|sub| !sub.trim().is_empty());
     Ok(Caller { tenant, account_id })
 }

@@ -42,3 +42,19 @@ impl Caller {
         crate::admin_check::require(state.admin_check.is_admin(&self.tenant, account_id).await)
     }
 }
+
+/// Nothing for a tenant that takes events and calls (installed or enabled); 403
+/// `tenant_inactive` for a disabled or uninstalled one, whichever protocol named it.
+pub fn require_active(tenant: &Tenant) -> Result<(), ApiError> {
+    if tenant.is_active() {
+        return Ok(());
+    }
+    tracing::info!(
+        state = tenant.state.as_str(),
+        "a request of an inactive tenant refused"
+    );
+    Err(ApiError::forbidden(
+        "tenant_inactive",
+        "the app is not enabled for this site",
+    ))
+}

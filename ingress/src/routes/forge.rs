@@ -96,16 +96,7 @@ async fn receive(
         return Ok(ignored("self_generated"));
     }
     let tenant = tenant_of(&state, &call).await?;
-    if !tenant.is_active() {
-        tracing::info!(
-            state = tenant.state.as_str(),
-            "event of an inactive tenant refused"
-        );
-        return Err(ApiError::forbidden(
-            "tenant_inactive",
-            "the app is not enabled for this site",
-        ));
-    }
+    crate::caller::require_active(&tenant)?;
     let retry = retry_count(text);
     let envelope = envelope(&call.fit, event, retry);
     tracing::Span::current().record("event_id", tracing::field::display(envelope.event_id));

@@ -71,12 +71,7 @@ impl ForgeUser {
                 )
             })?;
         tracing::Span::current().record("client_key", tenant.client_key.as_str());
-        if !tenant.is_active() {
-            return Err(ApiError::forbidden(
-                "tenant_inactive",
-                "the app is not enabled for this site",
-            ));
-        }
+        crate::caller::require_active(&tenant)?;
         let stored = tenant.forge.as_ref().and_then(|f| f.token.clone());
         let system_token = match (call.token, stored) {
             (Some(fresh), stored) => {
