@@ -180,6 +180,11 @@ pub struct E2eArgs {
     /// then the open loop at half the throughput found; ends with one Markdown table.
     #[arg(long, conflicts_with_all = ["workers", "jira_latency_ms", "closed"])]
     pub matrix: bool,
+    /// The noisy neighbour: one tenant floods (closed loop, --events webhooks) while 20 quiet
+    /// tenants send at --rate (default 20/s) against a 100 ms Jira, with the tenants' lanes
+    /// off and on; and one tenant alone at saturation, lanes off and on (their cost).
+    #[arg(long, conflicts_with_all = ["matrix", "workers", "closed", "tenants"])]
+    pub noisy: bool,
 }
 
 #[derive(Debug, Clone, Args)]

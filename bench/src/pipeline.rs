@@ -192,6 +192,8 @@ fn environment(database_url: &str, prefix: &str, spec: &PipelineSpec) -> Vec<(St
             ENCRYPTION_KEYS.to_owned(),
         ),
         ("HOOKLINE_LOG__LEVEL", spec.log_level.clone()),
+        // The bench measures hookline's capacity, not Jira's quota: no call budget.
+        ("HOOKLINE_OUTBOUND__TENANT_CALLS_PER_SECOND", "0".to_owned()),
     ];
     if let Some(prefetch) = spec.worker_prefetch {
         env.push(("HOOKLINE_WORKER__PREFETCH", prefetch.to_string()));

@@ -102,6 +102,24 @@ pub enum TenantsCommand {
         /// The tenant's clientKey.
         client_key: String,
     },
+    /// Pause a tenant: its webhooks are still accepted, and the workers hold its events
+    /// (stored, not acted on) until it is resumed.
+    ///
+    /// Running workers hold its events within about a second. Nothing is refused or lost:
+    /// unlike `disable`, which refuses its webhooks and skips its queued events.
+    Pause {
+        /// The tenant's clientKey.
+        client_key: String,
+    },
+    /// Resume a paused tenant: its held events go back into the queue in the order they were
+    /// held, and its new events are acted on again.
+    ///
+    /// Running workers act on its events again, and start releasing the held ones, within
+    /// about a second.
+    Resume {
+        /// The tenant's clientKey.
+        client_key: String,
+    },
     /// Tie a Connect tenant to its site's Forge installation (Connect on Forge).
     ///
     /// Only for a tenant installed before the app was on Forge: its `installed` named no
@@ -129,7 +147,7 @@ pub enum TenantsCommand {
         #[arg(value_enum)]
         with: CallsWith,
     },
-    /// Delete a tenant with its rules and event ledger rows, in one transaction.
+    /// Delete a tenant with its rules, event ledger rows and held events, in one transaction.
     ///
     /// Without --yes, prints what would be deleted and deletes nothing (exit code 1).
     Purge {

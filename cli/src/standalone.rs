@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use common::config::Settings;
+use common::queue::lane::FairPublisher;
 use common::queue::local::LocalQueue;
 use common::stores::Stores;
 use ingress::startup::Application;
@@ -57,6 +58,7 @@ impl Pipeline {
             Application::build_on_broker(settings.clone(), stores.clone(), shutdown.clone())
                 .await?;
         let dispatcher = build_dispatcher(&settings, stores, worker::metrics::Metrics::new())?;
+        // The worker releases resumed tenants' held events itself.
         let worker = Worker::build_with(settings, dispatcher, shutdown).await?;
         let dispatcher = worker.dispatcher().clone();
         Ok(Self {
@@ -87,12 +89,22 @@ impl Pipeline {
             queue.clone(),
             &stores.ledger,
             settings.worker.prefetch,
-            shutdown,
+            shutdown.clone(),
         )
         .await;
         let dispatcher = build_dispatcher(&settings, stores, worker::metrics::Metrics::new())?;
         let handling = handling(&settings, dispatcher);
         let dispatcher = handling.dispatcher.clone();
+        // Resumed tenants' held events go back into the local queue, at their tenant's share.
+        let releaser = worker::release::spawn(
+            dispatcher.held.clone(),
+            Arc::new(FairPublisher::from_settings(
+                Arc::new(queue.clone()),
+                &settings.fairness,
+            )),
+            dispatcher.metrics.clone(),
+            shutdown,
+        );
         let grace = settings.server.shutdown_grace();
         Ok(Self {
             port: application.port(),
@@ -103,6 +115,7 @@ impl Pipeline {
             tasks: vec![
                 tokio::spawn(application.run_until_stopped()),
                 tokio::spawn(worker::settle::run(source, handling, grace)),
+                releaser,
             ],
         })
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use admin_support::{event, AdminEnv};
 use common::amqp::headers;
 use common::envelope::QueueMessage;
+use common::queue::lane::Lane;
 use common::queue::local::LocalQueue;
 use common::tenant::ProductType;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
@@ -207,10 +208,16 @@ async fn local_dead_letters(queue: &LocalQueue) -> Vec<i64> {
         ("site-b", "wh-b1"),
     ] {
         queue
-            .push(&event(client_key, ProductType::Jira, CREATED, id))
+            .push(
+                &event(client_key, ProductType::Jira, CREATED, id),
+                Lane::Main,
+            )
             .await
             .unwrap();
-        let claimed = queue.claim(1, Duration::from_secs(60)).await.unwrap();
+        let claimed = queue
+            .claim(Lane::Main, 1, Duration::from_secs(60))
+            .await
+            .unwrap();
         queue.dead_letter(claimed[0].id, "HTTP 404").await.unwrap();
         ids.push(claimed[0].id);
     }
@@ -243,7 +250,10 @@ async fn on_the_local_queue_list_replay_and_purge_act_on_the_selection(env: Admi
         .map(|d| d.0)
         .collect();
     assert_eq!(dead, ids[1..]);
-    let ready = queue.claim(10, Duration::from_secs(60)).await.unwrap();
+    let ready = queue
+        .claim(Lane::Main, 10, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!((ready.len(), ready[0].id, ready[0].attempt), (1, ids[0], 1));
 
     let (out, _) = env.fails(&["dlq", "purge", "--client-key", "site-b"]);

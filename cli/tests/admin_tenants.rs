@@ -2,6 +2,7 @@
 mod admin_support;
 
 use admin_support::{ck, secret_of, AdminEnv};
+use common::held::HeldEvents;
 use common::ledger::{LedgerKey, Receipt};
 use common::tenant::{ProductType, TenantState};
 
@@ -80,7 +81,7 @@ async fn show_prints_the_fields_the_rule_count_and_activity(env: AdminEnv) {
         "100280",
         "rules ",
         "2 (2 enabled)",
-        "done 1, pending 1, dead 0, no_match 0",
+        "done 1, pending 1, dead 0, no_match 0, skipped 0, stale 0",
     ] {
         assert!(out.contains(expected), "{expected:?} in\n{out}");
     }
@@ -237,6 +238,97 @@ async fn link_ties_a_connect_tenant_to_its_site_and_names_what_it_refuses(env: A
     );
 }
 
+async fn pause_holds_events_until_resume_and_show_counts_them(env: AdminEnv) {
+    seed(&env).await;
+    let out = env.ok(&["tenants", "pause", "site-a"]);
+    assert!(
+        out.contains("tenant site-a since ") && out.contains("is paused"),
+        "{out}"
+    );
+    assert!(
+        out.contains("webhooks are still accepted") && out.contains("hold its events"),
+        "{out}"
+    );
+    let tenant = env
+        .tenants()
+        .find_by_client_key(&ck("site-a"))
+        .await
+        .unwrap()
+        .unwrap();
+    let since = tenant.paused_at.expect("paused");
+    assert!(tenant.is_active(), "a paused tenant is not disabled");
+    let again = env.ok(&["tenants", "pause", "site-a"]);
+    assert!(
+        again.contains("is paused"),
+        "pausing twice is fine: {again}"
+    );
+    let tenant = env
+        .tenants()
+        .find_by_client_key(&ck("site-a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tenant.paused_at,
+        Some(since),
+        "still paused since the first pause"
+    );
+
+    let held = HeldEvents::new(env.db.clone());
+    for webhook_id in ["wh-1", "wh-2", "wh-3"] {
+        let event = admin_support::event(
+            "site-a",
+            ProductType::Jira,
+            "jira:issue_created",
+            webhook_id,
+        );
+        held.hold(&ck("site-a"), &event).await.unwrap();
+    }
+    let out = env.ok(&["tenants", "show", "site-a"]);
+    assert!(
+        out.contains("paused ") && out.contains(", 3 event(s) held"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("a private summary"),
+        "no payload is printed: {out}"
+    );
+    let list = env.ok(&["tenants", "list"]);
+    assert!(list.contains("enabled (paused)"), "{list}");
+    let out = env.ok(&["tenants", "show", "site-b"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("paused ") && l.trim_end().ends_with(" no")),
+        "{out}"
+    );
+
+    let out = env.ok(&["tenants", "resume", "site-a"]);
+    assert!(out.contains("tenant site-a is resumed"), "{out}");
+    assert!(
+        out.contains("its 3 held event(s) go back into the queue"),
+        "{out}"
+    );
+    let tenant = env
+        .tenants()
+        .find_by_client_key(&ck("site-a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!tenant.is_paused());
+    let out = env.ok(&["tenants", "show", "site-a"]);
+    assert!(out.contains("no (3 held event(s) being released)"), "{out}");
+    let out = env.ok(&["tenants", "resume", "site-b"]);
+    assert!(out.contains("it has no held events"), "{out}");
+
+    for command in ["pause", "resume"] {
+        let (_, err) = env.fails(&["tenants", command, "nobody"]);
+        assert!(
+            err.contains("no tenant with client key \"nobody\""),
+            "{command}: {err}"
+        );
+    }
+}
+
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
         mod postgres {
@@ -261,6 +353,7 @@ on_both_backends!(
     purge_needs_yes_then_deletes_the_tenant_its_rules_and_ledger,
     calls_chooses_how_a_tenant_is_called_and_show_says_it,
     link_ties_a_connect_tenant_to_its_site_and_names_what_it_refuses,
+    pause_holds_events_until_resume_and_show_counts_them,
 );
 
 #[test]
@@ -271,6 +364,8 @@ fn every_admin_subcommand_has_help() {
         vec!["tenants", "show", "--help"],
         vec!["tenants", "disable", "--help"],
         vec!["tenants", "enable", "--help"],
+        vec!["tenants", "pause", "--help"],
+        vec!["tenants", "resume", "--help"],
         vec!["tenants", "purge", "--help"],
         vec!["tenants", "calls", "--help"],
         vec!["tenants", "link", "--help"],

@@ -31,9 +31,23 @@ pub enum LedgerStatus {
     /// Received and matched, but nothing could be done, for the reason in its error (the
     /// event names no issue, page or blog post to act on).
     Skipped,
+    /// Not acted on because a newer event was already applied to the same subject by an
+    /// ordered action (a property or a label: [`crate::order`]); its error says which. Final,
+    /// like `done`.
+    Stale,
 }
 
 impl LedgerStatus {
+    /// Every status, in the order people read them (CLI counts).
+    pub const ALL: [Self; 6] = [
+        Self::Done,
+        Self::Pending,
+        Self::Dead,
+        Self::NoMatch,
+        Self::Skipped,
+        Self::Stale,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +56,7 @@ impl LedgerStatus {
             Self::NoMatch => "no_match",
             Self::Dead => "dead",
             Self::Skipped => "skipped",
+            Self::Stale => "stale",
         }
     }
 
@@ -54,6 +69,7 @@ impl LedgerStatus {
             "no_match" => Ok(Self::NoMatch),
             "dead" => Ok(Self::Dead),
             "skipped" => Ok(Self::Skipped),
+            "stale" => Ok(Self::Stale),
             other => Err(DbErr::Custom(format!("unknown ledger status {other:?}"))),
         }
     }
@@ -264,6 +280,30 @@ impl LedgerStore {
             .await
     }
 
+    /// Records a held pair as stale, with the reason (which newer event was applied): it is
+    /// never acted on.
+    pub async fn record_stale(&self, key: &LedgerKey, reason: &str) -> Result<(), DbErr> {
+        self.set(key, LedgerStatus::Stale, Some(reason), None).await
+    }
+
+    /// Lets go of a pending pair this caller holds without counting its attempt, because
+    /// nothing was tried (it waits for another event): the next copy acts at once.
+    pub async fn hand_back(&self, key: &LedgerKey) -> Result<(), DbErr> {
+        Ledger::update_many()
+            .col_expr(
+                Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
+            .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(Self::key_filter(key))
+            .filter(Column::Status.eq(LedgerStatus::Pending.as_str()))
+            .filter(Column::Attempts.gt(0))
+            .exec(&self.db)
+            .await
+            .map(drop)
+    }
+
     /// Marks the pair done, with the id of what it created.
     pub async fn complete(&self, key: &LedgerKey, result_id: Option<&str>) -> Result<(), DbErr> {
         self.set(key, LedgerStatus::Done, None, result_id).await
@@ -400,10 +440,50 @@ mod tests {
     #[test]
     fn every_status_round_trips_and_an_unknown_one_is_an_error() {
         use LedgerStatus::*;
-        for status in [Pending, Done, NoMatch, Dead, Skipped] {
+        for status in LedgerStatus::ALL {
             assert_eq!(LedgerStatus::parse(status.as_str()).unwrap(), status);
         }
-        assert!(LedgerStatus::parse("stale").is_err());
+        assert!(LedgerStatus::ALL.contains(&Pending) && LedgerStatus::ALL.contains(&Stale));
+        assert!(LedgerStatus::parse("expired").is_err());
+        assert!(LedgerStatus::parse("Stale").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_stale_pair_is_final_and_a_handed_back_one_counts_no_attempt() {
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        let ledger = LedgerStore::new(db);
+        let receipt = Receipt {
+            event_id: "e",
+            event: "jira:issue_updated",
+            product: ProductType::Jira,
+            subject: Some("KAN-1"),
+        };
+        let key = |delivery: &str| LedgerKey {
+            client_key: ClientKey::parse("a").unwrap(),
+            delivery_id: delivery.into(),
+            rule_id: 1,
+        };
+        let lease = Duration::from_secs(60);
+
+        let (_, held) = ledger.begin(&key("d1"), receipt, lease).await.unwrap();
+        assert!(held);
+        ledger.hand_back(&key("d1")).await.unwrap();
+        let (entry, held) = ledger.begin(&key("d1"), receipt, lease).await.unwrap();
+        assert!(held, "handed back: the next copy acts at once");
+        assert_eq!(entry.attempts, 1, "the handed-back attempt does not count");
+
+        ledger
+            .record_stale(&key("d1"), "a newer event")
+            .await
+            .unwrap();
+        let (entry, held) = ledger.begin(&key("d1"), receipt, lease).await.unwrap();
+        assert!(!held);
+        assert_eq!(entry.status, LedgerStatus::Stale);
+        assert_eq!(entry.error.as_deref(), Some("a newer event"));
+        let a = ClientKey::parse("a").unwrap();
+        let counts = ledger.status_counts(&a, None).await.unwrap();
+        assert_eq!(counts, vec![(LedgerStatus::Stale, 1)]);
     }
 
     #[tokio::test]

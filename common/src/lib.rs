@@ -4,8 +4,11 @@
 //! - [`envelope`]: the versioned queue message between ingress and worker.
 //! - [`base_url`]: which tenant `baseUrl`s are acceptable (the SSRF guard).
 //! - [`queue`]: the producer side of the event queue ([`queue::EventPublisher`]).
+//! - [`rate`]: a steady rate with bursts per tenant (queue lanes, call budgets).
 //! - [`rules`]: tenant rules (conditions, actions, templates) and their store.
 //! - [`ledger`]: the per-tenant event ledger, also the idempotency key of every effect.
+//! - [`order`]: order per subject: an older event never overwrites what a newer one set.
+//! - [`held`]: the events of paused tenants, held until they are resumed.
 //! - [`subject`]: what an event is about (a Jira issue, a Confluence page or blog post).
 //! - [`event_key`]: one product event's key, the same whichever protocol delivered it.
 //! - [`config`]: layered settings (file + `HOOKLINE_` environment) with validation.
@@ -28,8 +31,11 @@ pub mod entities;
 pub mod envelope;
 pub mod event_key;
 pub mod forge;
+pub mod held;
 pub mod ledger;
+pub mod order;
 pub mod queue;
+pub mod rate;
 pub mod rules;
 pub mod shutdown;
 pub mod stores;

@@ -9,6 +9,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::base_url::BaseUrlPolicy;
 use crate::config::Settings;
 use crate::crypto::{CryptoError, Keyring};
+use crate::held::HeldEvents;
 use crate::ledger::LedgerStore;
 use crate::rules::RuleStore;
 use crate::tenant::TenantStore;
@@ -35,6 +36,8 @@ pub struct Stores {
     pub rules: RuleStore,
     /// The event ledger.
     pub ledger: LedgerStore,
+    /// The events of paused tenants, held until they are resumed.
+    pub held: HeldEvents,
     /// Which tenant `baseUrl`s calls may go to.
     pub base_urls: BaseUrlPolicy,
     /// The keys that encrypt secrets at rest.
@@ -60,6 +63,7 @@ impl Stores {
             ),
             rules: RuleStore::new(db.clone(), settings.database.rules_cache_ttl()),
             ledger: LedgerStore::new(db.clone()),
+            held: HeldEvents::new(db.clone()),
             base_urls: BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts),
             keyring,
             db,

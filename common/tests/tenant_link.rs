@@ -29,6 +29,7 @@ on_both_backends!(
     an_operator_links_an_old_connect_tenant_by_its_cloud_id,
     linking_merges_the_tenant_a_forge_installation_created_first,
     linking_refuses_what_it_cannot_tie,
+    a_paused_forge_tenant_stays_paused_with_its_held_events_once_merged,
 );
 
 const CLOUD: &str = "11111111-2222-3333-4444-555555555555";
@@ -272,6 +273,39 @@ async fn an_older_connect_tenant_absorbs_the_forge_tenant(backend: Backend) {
         .is_some());
     let found = site.by_installation(INSTALLATION).await.expect("found");
     assert_eq!(found.client_key, ck(CLIENT_KEY));
+}
+
+async fn a_paused_forge_tenant_stays_paused_with_its_held_events_once_merged(backend: Backend) {
+    let site = Site::new(backend).await;
+    let held = common::held::HeldEvents::new(site._test.db.clone());
+    site.connect_install(None).await;
+    let forge = site.forge_call(INSTALLATION, CLOUD).await;
+    site.tenants.pause(&forge.client_key).await.expect("paused");
+    let event = common::envelope::EventEnvelope {
+        event_id: uuid::Uuid::new_v4(),
+        tenant: common::tenant::TenantId::Connect(forge.client_key.clone()),
+        product: ProductType::Jira,
+        event: "jira:issue_created".into(),
+        webhook_id: Some("forge-event-1".into()),
+        retry: 0,
+        flow: None,
+        received_at: Utc::now(),
+        payload: serde_json::value::RawValue::from_string("{}".into()).expect("json"),
+    };
+    held.hold(&forge.client_key, &event).await.expect("held");
+
+    let tenant = site.connect_install(Some(INSTALLATION)).await;
+    assert_eq!(
+        site.tenant_count().await,
+        1,
+        "merged into the Connect tenant"
+    );
+    assert!(
+        tenant.is_paused(),
+        "a pause of either side holds the merged tenant"
+    );
+    assert_eq!(held.count(&tenant.client_key).await.expect("counts"), 1);
+    assert_eq!(held.count(&forge_key()).await.expect("counts"), 0);
 }
 
 async fn a_connect_reinstall_without_installation_id_keeps_the_link(backend: Backend) {

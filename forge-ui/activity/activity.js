@@ -11,6 +11,10 @@
   var empty = document.getElementById('empty');
   var bannerNode = document.getElementById('banner');
   var refresh = document.getElementById('refresh');
+  var pauseToggle = document.getElementById('pause-toggle');
+  var pauseBanner = document.getElementById('pause-banner');
+  /* Whether the site is paused, as the last answer said (site-wide view only). */
+  var paused = false;
 
   var STATUS = {
     done: ['Done', 'success'],
@@ -18,6 +22,7 @@
     dead: ['Failed', 'removed'],
     no_match: ['No match', 'default'],
     skipped: ['Skipped', 'moved'],
+    stale: ['Stale', 'default'],
   };
   /* {param, value, label}, or null for the whole site. */
   var subject = null;
@@ -65,6 +70,45 @@
     ]);
   }
 
+  /* The site's pause (the site-wide answer's `pause`): a banner while paused or while held
+     events are being released, and the button that pauses or resumes (site admins). The
+     Connect page's own wording (ingress/static/activity.js). */
+  function showPause(pause) {
+    if (!pause) return;
+    paused = pause.paused;
+    var text = '';
+    if (paused) {
+      text = 'hookline is paused on this site since ' + new Date(pause.pausedAt).toLocaleString() +
+        ': its events are still received, but held and not acted on until it is resumed (' +
+        pause.held + ' held so far).';
+    } else if (pause.held > 0) {
+      text = 'hookline was resumed: ' + pause.held + (pause.held === 1 ? ' held event is' : ' held events are') +
+        ' being released, oldest first.';
+    }
+    pauseBanner.textContent = text;
+    pauseBanner.hidden = !text;
+    pauseToggle.textContent = paused ? 'Resume' : 'Pause';
+    pauseToggle.title = paused
+      ? 'Act on this site\'s events again and release the held ones'
+      : 'Hold this site\'s events (none is lost) until it is resumed';
+    pauseToggle.hidden = false;
+  }
+
+  async function togglePause() {
+    pauseToggle.disabled = true;
+    var result = await h.api('POST', paused ? 'resume' : 'pause');
+    pauseToggle.disabled = false;
+    if (!result.ok) {
+      var code = result.body && result.body.code;
+      h.banner(bannerNode, 'error', code === 'not_admin' || code === 'no_user'
+        ? 'Only site administrators can pause or resume hookline.'
+        : h.failure(result));
+      return;
+    }
+    h.banner(bannerNode, 'info', '');
+    showPause(result.body);
+  }
+
   async function load() {
     refresh.disabled = true;
     var path = 'activity';
@@ -77,6 +121,7 @@
       return;
     }
     h.banner(bannerNode, 'info', '');
+    if (!subject) showPause(result.body.pause);
     var entries = result.body.entries || [];
     list.replaceChildren.apply(list, entries.map(entryItem));
     list.hidden = entries.length === 0;
@@ -84,6 +129,7 @@
   }
 
   refresh.addEventListener('click', load);
+  pauseToggle.addEventListener('click', togglePause);
 
   (async function start() {
     try {

@@ -107,6 +107,7 @@ fn tenant(payload: &InstallPayload) -> Tenant {
         enabled_at: None,
         disabled_at: None,
         uninstalled_at: None,
+        paused_at: None,
         updated_at: epoch,
         forge: None,
         calls_with: None,

@@ -269,7 +269,7 @@ impl std::fmt::Debug for AdminCheck {
     }
 }
 
-/// The answer to a rule change from the product's verdict: nothing for a site admin, 403
+/// The answer to a rule change (or a pause) from the product's verdict: nothing for a site admin, 403
 /// `not_admin` for anyone else, 503 `admin_check_failed` when the product could not say.
 pub(crate) fn require(
     verdict: Result<bool, AdminCheckError>,
@@ -278,7 +278,7 @@ pub(crate) fn require(
         Ok(true) => Ok(()),
         Ok(false) => Err(crate::errors::ApiError::forbidden(
             "not_admin",
-            "only site admins may change rules",
+            "only site admins may change rules or pause hookline",
         )),
         Err(error) => {
             tracing::warn!(error = %error, "the admin check failed");

@@ -21,6 +21,7 @@ pub struct Metrics {
     events_accepted: IntCounterVec,
     events_ignored: IntCounterVec,
     bodies_too_large: IntCounterVec,
+    events_overflowed: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -86,6 +87,11 @@ impl Metrics {
                 "hookline_webhook_bodies_too_large_total",
                 "Verified webhooks refused with 413 (the product does not retry them), by product and event",
                 &["product", "event"],
+            ),
+            events_overflowed: counter(
+                "hookline_events_overflowed_total",
+                "Events sent to an overflow lane because their tenant was above its share, by product",
+                &["product"],
             ),
             broker_connected: register_int_gauge_with_registry!(
                 Opts::new(
@@ -166,6 +172,8 @@ impl Metrics {
         for product in app.products() {
             self.events_ignored
                 .with_label_values(&[product.as_str(), "self_generated"]);
+            self.events_overflowed
+                .with_label_values(&[product.as_str()]);
             for event in app.events(product) {
                 self.bodies_too_large
                     .with_label_values(&[product.as_str(), event]);
@@ -178,6 +186,11 @@ impl Metrics {
         self.bodies_too_large
             .with_label_values(&[product, event])
             .inc();
+    }
+
+    /// An event went to an overflow lane: its tenant sent above its share.
+    pub fn event_overflowed(&self, product: &str) {
+        self.events_overflowed.with_label_values(&[product]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -6,14 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::amqp::{headers, Link, LinkState, Topology};
-use common::envelope::{EventEnvelope, QueueMessage};
-use common::queue::{EventPublisher, PublishError};
+use common::amqp::{publish_event, Link, LinkState, Topology};
+use common::envelope::EventEnvelope;
+use common::queue::lane::{Lane, LanePublisher};
+use common::queue::PublishError;
 use futures::future::BoxFuture;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::publisher_confirm::Confirmation;
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -91,89 +90,44 @@ impl AmqpPublisher {
         self.link.wait_up(timeout).await.is_some()
     }
 
-    async fn publish(&self, event: &EventEnvelope) -> Result<(), PublishError> {
+    async fn publish(&self, event: &EventEnvelope, lane: Lane) -> Result<(), PublishError> {
         let channel = self.link.current().ok_or(PublishError::Unavailable)?;
         if !channel.status().connected() {
             self.broken();
             return Err(PublishError::Unavailable);
         }
-        let payload = QueueMessage::encode_event(event).map_err(|error| {
-            tracing::error!(%error, "an event could not be encoded");
-            PublishError::Rejected("unencodable")
-        })?;
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..BasicPublishOptions::default()
-        };
-        let confirm = channel
-            .basic_publish(
-                &self.topology.events_exchange(),
-                &event.routing_key(),
-                options,
-                &payload,
-                self.properties(event),
-            )
-            .await
-            .map_err(|error| {
+        let published = publish_event(
+            &channel,
+            &self.topology,
+            event,
+            lane,
+            &self.app_id,
+            self.confirm_timeout,
+        )
+        .await;
+        published.map_err(|failure| {
+            if failure.broken {
                 self.broken();
-                PublishError::Channel(error.to_string())
-            })?;
-        // The channel has its own copy now: a large event is not held twice until the confirm.
-        drop(payload);
-        match tokio::time::timeout(self.confirm_timeout, confirm).await {
-            Err(_) => Err(PublishError::Timeout),
-            Ok(Err(error)) => {
-                self.broken();
-                Err(PublishError::Channel(error.to_string()))
             }
-            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            // Acked but returned: no queue is bound, so the event would be lost. The queue or
-            // its binding was deleted under us: rebuilding the link declares them again.
-            Ok(Ok(Confirmation::Ack(Some(_)))) => {
-                self.broken();
-                Err(PublishError::Rejected("unroutable"))
-            }
-            Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Rejected("nack")),
-            Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Rejected("confirms off")),
-        }
+            failure.error
+        })
     }
 
     fn broken(&self) {
         self.metrics.set_broker_connected(false);
         self.link.report_broken();
     }
-
-    fn properties(&self, event: &EventEnvelope) -> BasicProperties {
-        let mut headers = FieldTable::default();
-        let tenant = event.tenant.to_string();
-        for (name, value) in [
-            (headers::CLIENT_KEY, tenant.as_str()),
-            (headers::PRODUCT, event.product.as_str()),
-            (headers::EVENT, event.event.as_str()),
-        ] {
-            headers.insert(
-                ShortString::from(name),
-                AMQPValue::LongString(LongString::from(value)),
-            );
-        }
-        BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type(ShortString::from("application/json"))
-            .with_message_id(ShortString::from(event.delivery_id()))
-            .with_app_id(ShortString::from(self.app_id.as_str()))
-            .with_timestamp(u64::try_from(event.received_at.timestamp()).unwrap_or_default())
-            .with_headers(headers)
-    }
 }
 
-impl EventPublisher for AmqpPublisher {
-    fn publish_confirmed<'a>(
+impl LanePublisher for AmqpPublisher {
+    fn publish_to<'a>(
         &'a self,
         event: &'a EventEnvelope,
+        lane: Lane,
     ) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
             let started = Instant::now();
-            let result = self.publish(event).await;
+            let result = self.publish(event, lane).await;
             let outcome = result.as_ref().map(|_| ()).map_err(PublishError::code);
             self.metrics.publish_finished(outcome, started.elapsed());
             if let Err(error) = &result {

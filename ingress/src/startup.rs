@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use common::amqp::Topology;
 use common::config::Settings;
 use common::connect::Verifier;
-use common::queue::EventPublisher;
+use common::queue::lane::{FairPublisher, LanePublisher};
 use common::stores::Stores;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -78,16 +78,23 @@ impl Application {
         Ok(application)
     }
 
-    /// Builds the ingress over `stores` and a given publisher (the one-process pipeline
-    /// shares its stores with the worker; the embedded mode publishes to its local queue).
+    /// Builds the ingress over `stores` and a given queue (the one-process pipeline shares its
+    /// stores with the worker; the embedded mode publishes to its local queue). Each event goes
+    /// to the lane its tenant's share picks (`fairness`).
     pub fn build_with(
         settings: Settings,
         stores: Stores,
-        publisher: Arc<dyn EventPublisher>,
+        queue: Arc<dyn LanePublisher>,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         metrics.expect_webhooks(&settings.app);
+        let overflowed = metrics.clone();
+        let publisher = FairPublisher::from_settings(queue, &settings.fairness).on_overflow(
+            Arc::new(move |event| {
+                overflowed.event_overflowed(event.product.as_str());
+            }),
+        );
         let outbound = &settings.outbound;
         let admin_check = AdminCheck::new(
             stores.base_urls.clone(),
@@ -112,7 +119,7 @@ impl Application {
             descriptors: Descriptors::render(&settings.app),
             admin_check,
             stores,
-            publisher,
+            publisher: Arc::new(publisher),
             metrics,
             settings: Arc::new(settings),
         });

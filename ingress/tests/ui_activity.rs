@@ -80,6 +80,28 @@ async fn activity_shows_only_this_tenants_rows_of_that_issue() {
 }
 
 #[tokio::test]
+async fn a_stale_row_shows_with_the_newer_event_that_was_applied_instead() {
+    let ui = spawn_ui_app(None).await;
+    let site = ui.install("jira-s", "secret-s", ProductType::Jira).await;
+    let reason = "a newer event (delivery d3 at 2026-01-20T15:58:12.797Z, changelog 10026) was \
+        already applied to KAN-3 (property workflow, by rule 4); this older one is not";
+    ui.ledger_row(site, "d1", 4, "KAN-3", Outcome::Stale(reason))
+        .await;
+    ui.ledger_row(site, "d3", 4, "KAN-3", Outcome::Done(""))
+        .await;
+
+    let token = site.context_token(Some(USER));
+    for query in ["issueKey=KAN-3", ""] {
+        let entries = activity(&ui, &token, query).await;
+        let stale: Vec<&Value> = entries.iter().filter(|e| e["status"] == "stale").collect();
+        assert_eq!(stale.len(), 1, "{query}: {entries:?}");
+        assert_eq!(stale[0]["error"], reason);
+        assert_eq!(stale[0]["subject"], "KAN-3");
+    }
+    ui.app.stop().await;
+}
+
+#[tokio::test]
 async fn activity_of_a_confluence_page_and_bad_requests() {
     let ui = spawn_ui_app(None).await;
     let site = ui

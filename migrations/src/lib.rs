@@ -14,6 +14,9 @@ mod m20261126_000003_create_event_ledger;
 mod m20261126_000004_create_local_queue;
 mod m20261203_000005_forge_tenants;
 mod m20261203_000006_tenant_calls_with;
+mod m20261203_000007_subject_order;
+mod m20261203_000008_tenant_pause;
+mod m20261203_000009_local_queue_lanes;
 
 /// Applies and reverts every migration of hookline, in order.
 pub struct Migrator;
@@ -28,6 +31,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_local_queue::Migration),
             Box::new(m20261203_000005_forge_tenants::Migration),
             Box::new(m20261203_000006_tenant_calls_with::Migration),
+            Box::new(m20261203_000007_subject_order::Migration),
+            Box::new(m20261203_000008_tenant_pause::Migration),
+            Box::new(m20261203_000009_local_queue_lanes::Migration),
         ]
     }
 }

@@ -45,15 +45,20 @@ impl E2e {
     /// # Panics
     /// If a backing service is unreachable or the pipeline does not start.
     pub async fn start(mode: Mode) -> Self {
-        Self::start_with(mode, false).await
+        Self::start_with(mode, false, Vec::new()).await
     }
 
     /// [`E2e::start`] with the Forge remote on too, trusting the simulator's Forge.
     pub async fn start_with_forge(mode: Mode) -> Self {
-        Self::start_with(mode, true).await
+        Self::start_with(mode, true, Vec::new()).await
     }
 
-    async fn start_with(mode: Mode, with_forge: bool) -> Self {
+    /// [`E2e::start`] with more `HOOKLINE_*` variables (a smaller prefetch, say).
+    pub async fn start_with_vars(mode: Mode, vars: Vec<(&'static str, String)>) -> Self {
+        Self::start_with(mode, false, vars).await
+    }
+
+    async fn start_with(mode: Mode, with_forge: bool, vars: Vec<(&'static str, String)>) -> Self {
         let resources = match mode {
             Mode::Broker => Resources::broker().await,
             Mode::Embedded => Resources::embedded(),
@@ -71,7 +76,8 @@ impl E2e {
             }
             false => None,
         };
-        let extra = forge.as_ref().map(forge_vars).unwrap_or_default();
+        let mut extra = forge.as_ref().map(forge_vars).unwrap_or_default();
+        extra.extend(vars);
         let settings = for_test(port, &connect.key_server_url(), &resources, extra);
         let shutdown = CancellationToken::new();
         let pipeline = Pipeline::start(settings, shutdown.clone())

@@ -2,6 +2,7 @@
 //! runs the whole pipeline (ingress + worker) against the Connect simulator, in either
 //! [`Mode`], with typed helpers and bounded waits.
 pub mod chaos;
+pub mod embedded;
 pub mod forge;
 pub mod harness;
 pub mod modes;

@@ -9,15 +9,11 @@
 //! alone, build it first: `cargo build -p hookline`.
 use std::time::{Duration, Instant};
 
-use common::rules::{RuleSpec, RuleStore};
-use common::tenant::{ClientKey, ProductType};
-use simulator::{ConnectSim, InstallMode, ProductSim, SimTenant};
-use tests::chaos::processes::{log_dir, Service};
+use common::tenant::ProductType;
+use simulator::ProductSim;
 use tests::chaos::stream::{Site, Stream};
 use tests::chaos::summary::Effects;
-use tests::resources::ScratchDir;
-use tests::rules;
-use tests::settings::{free_port, pipeline_vars};
+use tests::embedded::EmbeddedProcess;
 
 /// Webhooks per second from each site.
 const PER_SITE_PER_SECOND: u32 = 8;
@@ -29,73 +25,11 @@ const BETWEEN: Duration = Duration::from_secs(3);
 /// expired-lease path took over two minutes).
 const AFTER_RESTART: Duration = Duration::from_secs(20);
 
-struct Embedded {
-    data_dir: ScratchDir,
-    port: u16,
-    connect: ConnectSim,
-    logs: std::path::PathBuf,
-    started: usize,
-}
-
-impl Embedded {
-    fn env(&self) -> Vec<(String, String)> {
-        let mut vars = pipeline_vars(self.port, &self.connect.key_server_url());
-        vars.extend([
-            (
-                "HOOKLINE_DATA_DIR",
-                self.data_dir.path().display().to_string(),
-            ),
-            ("HOOKLINE_LOG__FORMAT", "json".to_owned()),
-            ("HOOKLINE_LOG__LEVEL", "info".to_owned()),
-        ]);
-        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-    }
-
-    async fn start(&mut self) -> Service {
-        self.started += 1;
-        let name = format!("hookline-up-{}", self.started);
-        let ready = format!("http://127.0.0.1:{}/readyz", self.port);
-        Service::spawn(&name, "hookline", &["up"], &self.env(), &self.logs, &ready)
-            .await
-            .unwrap_or_else(|e| panic!("starting {name}: {e:#}"))
-    }
-
-    async fn site_with_echo_rule(&self, client_key: &str) -> SimTenant {
-        let tenant = self
-            .connect
-            .install(client_key, ProductType::Jira, InstallMode::Signed)
-            .await
-            .expect("installs");
-        self.connect.enable(&tenant).await.expect("enables");
-        let url = format!(
-            "sqlite://{}",
-            self.data_dir.path().join("hookline.db").display()
-        );
-        let db = common::db::connect(&url)
-            .await
-            .expect("the SQLite file opens");
-        let spec: RuleSpec = serde_json::from_value(rules::echo()).expect("a rule");
-        RuleStore::new(db.clone(), Duration::ZERO)
-            .add(&ClientKey::parse(client_key).expect("a key"), &spec)
-            .await
-            .expect("the rule is stored");
-        db.close().await.expect("closes");
-        tenant
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sigkills_every_accepted_event_is_done_once_within_seconds_of_the_restart() {
-    let port = free_port();
     let product = ProductSim::start().await;
-    let connect = ConnectSim::start(&format!("http://127.0.0.1:{port}"), product.clone()).await;
-    let mut embedded = Embedded {
-        data_dir: ScratchDir::create(),
-        port,
-        connect: connect.clone(),
-        logs: log_dir("embedded-crash-logs").expect("a log directory"),
-        started: 0,
-    };
+    let mut embedded = EmbeddedProcess::new(&product, "embedded-crash-logs").await;
+    let connect = embedded.connect.clone();
     let mut process = embedded.start().await;
     connect
         .fetch_descriptor(ProductType::Jira)
@@ -139,7 +73,7 @@ async fn after_sigkills_every_accepted_event_is_done_once_within_seconds_of_the_
     );
     assert_eq!(summary.duplicates, 0, "{}", process.tail());
     let took_back = (2..=3).any(|run| {
-        let log = embedded.logs.join(format!("hookline-up-{run}.log"));
+        let log = embedded.logs().join(format!("hookline-up-{run}.log"));
         std::fs::read_to_string(log)
             .unwrap_or_default()
             .contains("took back the leases of an earlier run")

@@ -5,8 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::amqp::{headers, Link, Topology};
-use common::envelope::QueueMessage;
+use common::amqp::{headers, publish_event, Link, Topology};
+use common::envelope::{EventEnvelope, QueueMessage};
+use common::queue::lane::{Lane, LanePublisher};
+use common::queue::PublishError;
+use futures::future::BoxFuture;
+use futures::stream::SelectAll;
+use futures::Stream;
 use futures::StreamExt;
 use lapin::message::Delivery as AmqpDelivery;
 use lapin::options::{
@@ -36,11 +41,15 @@ pub struct Consumer {
     consuming: Option<Consuming>,
 }
 
-/// The consumer on the current channel.
+/// One lane's deliveries, tagged with the lane.
+type LaneStream =
+    std::pin::Pin<Box<dyn Stream<Item = (Lane, lapin::Result<AmqpDelivery>)> + Send + Sync>>;
+
+/// The consumers of every lane on the current channel.
 struct Consuming {
     channel: Channel,
-    tag: String,
-    deliveries: lapin::Consumer,
+    tags: Vec<String>,
+    deliveries: SelectAll<LaneStream>,
 }
 
 impl Consumer {
@@ -89,7 +98,9 @@ impl Consumer {
         self.link.wait_up(timeout).await.is_some()
     }
 
-    /// Starts consuming on the link's channel (waiting for it), or `None` at shutdown.
+    /// Starts consuming every lane on the link's channel (waiting for it), or `None` at
+    /// shutdown. Each lane is its own consumer with its own prefetch window, so a flood in an
+    /// overflow lane never holds the main lane's window.
     async fn consume(&self) -> Option<Consuming> {
         while !self.shutdown.is_cancelled() {
             let channel = tokio::select! {
@@ -97,22 +108,13 @@ impl Consumer {
                 () = self.shutdown.cancelled() => None,
             };
             let Some(channel) = channel else { continue };
-            let tag = format!("hookline-worker-{}", uuid::Uuid::new_v4().simple());
-            let started = channel
-                .basic_consume(
-                    &self.topology.work_queue(),
-                    &tag,
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await;
-            match started {
-                Ok(deliveries) => {
+            match self.consume_lanes(&channel).await {
+                Ok((tags, deliveries)) => {
                     self.metrics.set_broker_connected(true);
-                    tracing::info!(queue = %self.topology.work_queue(), "consuming");
+                    tracing::info!(queue = %self.topology.work_queue(), "consuming every lane");
                     return Some(Consuming {
                         channel,
-                        tag,
+                        tags,
                         deliveries,
                     });
                 }
@@ -120,6 +122,39 @@ impl Consumer {
             }
         }
         None
+    }
+
+    async fn consume_lanes(
+        &self,
+        channel: &Channel,
+    ) -> lapin::Result<(Vec<String>, SelectAll<LaneStream>)> {
+        let mut tags = Vec::new();
+        let mut deliveries = SelectAll::new();
+        for lane in Lane::all() {
+            let tag = format!("hookline-worker-{}", uuid::Uuid::new_v4().simple());
+            let consumer = channel
+                .basic_consume(
+                    &self.topology.lane_queue(lane),
+                    &tag,
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            tags.push(tag);
+            deliveries.push(Box::pin(consumer.map(move |delivery| (lane, delivery))) as LaneStream);
+        }
+        Ok((tags, deliveries))
+    }
+
+    /// Publishes events on this consumer's channel (confirmed), e.g. held events released
+    /// back into the queue.
+    pub fn publisher(&self, app_id: &str, confirm_timeout: Duration) -> ChannelPublisher {
+        ChannelPublisher {
+            link: self.link.clone(),
+            topology: self.topology.clone(),
+            app_id: app_id.to_owned(),
+            confirm_timeout,
+        }
     }
 
     fn broken(&self, error: &lapin::Error) {
@@ -141,20 +176,23 @@ impl Source for Consumer {
             let next = tokio::select! {
                 next = consuming.deliveries.next() => next,
                 () = self.shutdown.cancelled() => {
-                    let cancel = BasicCancelOptions::default();
-                    let _ = consuming.channel.basic_cancel(&consuming.tag, cancel).await;
+                    for tag in &consuming.tags {
+                        let cancel = BasicCancelOptions::default();
+                        let _ = consuming.channel.basic_cancel(tag, cancel).await;
+                    }
                     return None;
                 }
             };
             match next {
-                Some(Ok(delivery)) => {
+                Some((lane, Ok(delivery))) => {
                     return Some(vec![Received {
                         channel: consuming.channel.clone(),
                         topology: self.topology.clone(),
+                        lane,
                         delivery,
                     }])
                 }
-                Some(Err(error)) => self.broken(&error),
+                Some((_, Err(error))) => self.broken(&error),
                 None => self.broken(&lapin::Error::InvalidChannelState(
                     lapin::ChannelState::Closed,
                 )),
@@ -170,10 +208,52 @@ impl Source for Consumer {
     }
 }
 
-/// A delivery with the channel it came on.
+/// Publishes to the lanes over a consumer's link.
+pub struct ChannelPublisher {
+    link: Link<Channel>,
+    topology: Topology,
+    app_id: String,
+    confirm_timeout: Duration,
+}
+
+impl LanePublisher for ChannelPublisher {
+    fn publish_to<'a>(
+        &'a self,
+        event: &'a EventEnvelope,
+        lane: Lane,
+    ) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async move {
+            let channel = self.link.current().ok_or(PublishError::Unavailable)?;
+            let published = publish_event(
+                &channel,
+                &self.topology,
+                event,
+                lane,
+                &self.app_id,
+                self.confirm_timeout,
+            )
+            .await;
+            published.map_err(|failure| {
+                if failure.broken {
+                    self.link.report_broken();
+                }
+                failure.error
+            })
+        })
+    }
+
+    fn is_ready(&self) -> bool {
+        self.link
+            .current()
+            .is_some_and(|channel| channel.status().connected())
+    }
+}
+
+/// A delivery with the channel and lane it came on.
 pub struct Received {
     channel: Channel,
     topology: Topology,
+    lane: Lane,
     delivery: AmqpDelivery,
 }
 
@@ -227,6 +307,15 @@ impl Delivery for Received {
 
     fn attempt(&self) -> u32 {
         attempt_of(&self.delivery.properties)
+    }
+
+    fn lane(&self) -> Lane {
+        self.lane
+    }
+
+    async fn move_to(self, lane: Lane, attempt: u32) -> Result<(), lapin::Error> {
+        let queue = self.topology.lane_queue(lane);
+        self.republish(&queue, attempt, None).await
     }
 
     async fn ack(self) -> Result<(), lapin::Error> {

@@ -6,16 +6,20 @@ use std::time::Duration;
 
 use common::base_url::BaseUrlPolicy;
 use common::envelope::EventEnvelope;
+use common::held::HeldEvents;
 use common::ledger::{LedgerKey, LedgerStatus, LedgerStore, Receipt, NO_RULE};
+use common::order::OrderStore;
 use common::rules::conditions::all_hold;
 use common::rules::{Rule, RuleStore};
 use common::subject::subject_of;
-use common::tenant::TenantStore;
+use common::tenant::{ClientKey, TenantStore};
 
+use crate::budget::CallBudget;
 use crate::client::ProductClient;
 use crate::effect::Delivery;
 use crate::event_view::view_of;
 use crate::metrics::Metrics;
+use crate::paused::PausedTenants;
 use crate::throttle::Throttle;
 
 /// Why a matched event was not acted on when it names nothing to act on (ledger, activity).
@@ -50,6 +54,20 @@ pub enum Outcome {
         /// Why (for metrics and logs).
         reason: String,
     },
+    /// The tenant's call budget is used up for `wait`: nothing was tried. A worker moves the
+    /// event out of the main lane into its tenant's overflow lane, where it waits for the
+    /// budget (worker/src/settle.rs).
+    OverBudget {
+        /// How long until the budget allows the next call.
+        wait: Duration,
+    },
+    /// The tenant is paused: nothing was tried. The event is stored among the tenant's held
+    /// events and only then acknowledged ([`crate::settle::handle`]); resuming the tenant
+    /// releases it into the queue again.
+    Held {
+        /// The tenant record's key (whichever identity named it in the event).
+        client_key: ClientKey,
+    },
     /// Give up: move to the dead-letter queue with the reason.
     DeadLetter {
         /// Why.
@@ -65,6 +83,8 @@ impl Outcome {
             Self::Skipped(_) => "skipped",
             Self::RetryAfter { .. } => "retry",
             Self::Defer { .. } => "deferred",
+            Self::OverBudget { .. } => "over_budget",
+            Self::Held { .. } => "held",
             Self::DeadLetter { .. } => "dead_letter",
         }
     }
@@ -73,7 +93,7 @@ impl Outcome {
     /// the same after a [`Outcome::Defer`].
     pub fn next_attempt(&self, attempt: u32) -> u32 {
         match self {
-            Self::Defer { .. } => attempt,
+            Self::Defer { .. } | Self::OverBudget { .. } => attempt,
             _ => attempt.saturating_add(1),
         }
     }
@@ -88,10 +108,18 @@ pub struct Dispatcher {
     pub rules: RuleStore,
     /// The event ledger.
     pub ledger: LedgerStore,
+    /// The order of each subject's properties and labels (an older event never overwrites).
+    pub order: OrderStore,
     /// Signed calls to the products.
     pub client: ProductClient,
     /// Per-tenant pauses.
     pub throttle: Throttle,
+    /// The tenants an operator or a site admin paused (their events are held).
+    pub paused: PausedTenants,
+    /// Where the events of paused tenants are held until they are resumed.
+    pub held: HeldEvents,
+    /// Each tenant's budget of calls to its product.
+    pub budget: CallBudget,
     /// Where Connect calls may go (tenants' baseUrls).
     pub base_urls: BaseUrlPolicy,
     /// Where Forge calls may go (installations' apiBaseUrls).
@@ -142,6 +170,13 @@ impl Dispatcher {
         let client_key = tenant.client_key.clone();
         if !tenant.is_active() {
             return Outcome::Skipped("inactive tenant");
+        }
+        // Paused (by `hookline tenants pause` or a site admin): held, not acted on. Read from
+        // a set refreshed once a second (crate::paused), not from the cached tenant.
+        match self.paused.contains(&client_key).await {
+            Ok(true) => return Outcome::Held { client_key },
+            Ok(false) => {}
+            Err(error) => return store_unavailable("tenant store", &error),
         }
         // Every address the tenant may be called at must be allowed, whichever is used.
         let connect_allowed = match tenant.has_connect() {
@@ -269,9 +304,23 @@ pub(crate) fn store_unavailable(what: &str, error: &dyn std::error::Error) -> Ou
 }
 
 /// One outcome for the event: retry if any rule must be retried (done rules are skipped next
-/// time), else defer if any rule must wait, else dead-letter if any failed permanently, else
-/// done. A retry or deferral waits as long as the longest wanted delay.
+/// time), else defer if any rule must wait, else over budget if any rule is, else dead-letter
+/// if any failed permanently, else done. A retry or deferral waits as long as the longest
+/// wanted delay.
 fn combine(outcomes: Vec<Outcome>) -> Outcome {
+    let over_budget = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::OverBudget { wait } => Some(*wait),
+            _ => None,
+        })
+        .max();
+    let waiting = outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::RetryAfter { .. } | Outcome::Defer { .. }));
+    if let (Some(wait), false) = (over_budget, waiting) {
+        return Outcome::OverBudget { wait };
+    }
     let delay = outcomes
         .iter()
         .filter_map(|o| match o {
@@ -338,6 +387,14 @@ mod tests {
         };
         assert_eq!(combine(vec![Outcome::Done, defer.clone()]), defer);
         assert_eq!(combine(vec![dead, defer.clone()]), defer);
+        let over = Outcome::OverBudget {
+            wait: Duration::from_millis(300),
+        };
+        assert_eq!(
+            combine(vec![Outcome::Done, over.clone(), over.clone()]),
+            over
+        );
+        assert_eq!(combine(vec![over, defer.clone()]), defer);
         assert_eq!(
             combine(vec![defer, retry]),
             Outcome::RetryAfter {

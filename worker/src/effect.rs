@@ -15,6 +15,8 @@ use crate::dispatch::{store_unavailable, Dispatcher, Outcome};
 
 /// How long a copy that found the pair held waits before looking again.
 const HELD_ELSEWHERE: Duration = Duration::from_secs(5);
+/// The shortest wait for a tenant's call budget (a bucket refills one call at a time).
+const BUDGET_MIN_WAIT: Duration = Duration::from_millis(20);
 
 /// After how long without a usable system token a Forge installation is taken as gone: Forge
 /// calls at least hourly (the scheduled trigger), each call bringing a token.
@@ -62,6 +64,14 @@ impl Dispatcher {
             payload,
             attempt,
         } = *delivery;
+        // Before the ledger claim: a deferred action neither holds the pair nor counts an
+        // attempt.
+        if let Err(wait) = self.budget.take(&key.client_key) {
+            self.metrics.budget_waited(tenant.product_type.as_str());
+            return Outcome::OverBudget {
+                wait: wait.max(BUDGET_MIN_WAIT),
+            };
+        }
         let (entry, held) = match self.ledger.begin(key, receipt, self.action_lease).await {
             Ok(claim) => claim,
             Err(error) => return store_unavailable("ledger", &error),
@@ -72,9 +82,10 @@ impl Dispatcher {
                 tracing::info!(rule_id = rule.id, "effect already done; not repeating it");
                 return Outcome::Done;
             }
-            LedgerStatus::Dead | LedgerStatus::NoMatch | LedgerStatus::Skipped => {
-                return Outcome::Done
-            }
+            LedgerStatus::Dead
+            | LedgerStatus::NoMatch
+            | LedgerStatus::Skipped
+            | LedgerStatus::Stale => return Outcome::Done,
             LedgerStatus::Pending if !held => {
                 tracing::info!(
                     rule_id = rule.id,
@@ -87,6 +98,11 @@ impl Dispatcher {
             }
             LedgerStatus::Pending => {}
         }
+        // Properties and labels: not for an event older than one applied (docs/operations.md).
+        let turn = match self.take_turn(rule, key, delivery).await {
+            Ok(turn) => turn,
+            Err(outcome) => return outcome,
+        };
         let marker = format!("{}#{}", key.delivery_id, rule.id);
         let context = ActionContext {
             tenant,
@@ -110,6 +126,11 @@ impl Dispatcher {
                     ..context
                 };
                 result = perform(&self.client, &rule.spec.action, &context).await;
+            }
+        }
+        if let Some(turn) = &turn {
+            if let Err(outcome) = self.end_turn(turn, result.is_ok()).await {
+                return outcome;
             }
         }
         self.record(tenant, key, result).await

@@ -2,6 +2,7 @@
 //! against the tenant's Jira or Confluence with JWT-signed calls. Redelivery never repeats an
 //! effect: the event ledger is the idempotency key.
 pub mod actions;
+pub mod budget;
 pub mod client;
 pub mod consumer;
 pub mod dispatch;
@@ -9,7 +10,10 @@ mod effect;
 mod event_view;
 pub mod local;
 pub mod metrics;
+mod order;
+pub mod paused;
 pub mod queue_metrics;
+pub mod release;
 pub mod settle;
 pub mod startup;
 pub mod throttle;

@@ -7,8 +7,9 @@ use std::time::Duration;
 use common::db::DbErr;
 use common::envelope::QueueMessage;
 use common::ledger::LedgerStore;
+use common::queue::lane::Lane;
 use common::queue::local::{LocalDelivery, LocalQueue};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::settle::{Delivery, RetryStep, Source};
@@ -19,15 +20,18 @@ const LEASE: Duration = Duration::from_secs(120);
 /// How often delayed messages are looked for when nothing new arrives.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Claims messages from the local queue, at most `prefetch` in flight.
+/// Claims messages from the local queue, at most `prefetch` in flight in each lane (the same
+/// windows as a RabbitMQ worker's consumers, one per lane).
 pub struct LocalSource {
     queue: LocalQueue,
-    slots: Arc<Semaphore>,
+    lanes: Vec<(Lane, Arc<Semaphore>)>,
+    /// Told when a claimed message is settled: its lane has a free slot again.
+    freed: Arc<Notify>,
     shutdown: CancellationToken,
 }
 
 impl LocalSource {
-    /// A source with `prefetch` events in flight at most, once every lease an earlier run
+    /// A source with `prefetch` events in flight at most per lane, once every lease an earlier run
     /// left in the queue and the ledger was taken back: that run died (SIGKILL, OOM) without
     /// finishing its events, which are then done within moments of the restart rather than
     /// after their leases (2 minutes) expire. Jira comments are looked for before being posted
@@ -50,9 +54,13 @@ impl LocalSource {
                 "cannot take back earlier leases; their events wait for the leases to expire"
             ),
         }
+        let window = usize::from(prefetch.max(1));
         Self {
             queue,
-            slots: Arc::new(Semaphore::new(usize::from(prefetch.max(1)))),
+            lanes: Lane::all()
+                .map(|lane| (lane, Arc::new(Semaphore::new(window))))
+                .collect(),
+            freed: Arc::new(Notify::new()),
             shutdown,
         }
     }
@@ -63,37 +71,43 @@ impl Source for LocalSource {
 
     async fn next(&mut self) -> Option<Vec<Claimed>> {
         while !self.shutdown.is_cancelled() {
-            let free = self.slots.available_permits();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
+            let mut deliveries = Vec::new();
+            for (lane, slots) in &self.lanes {
+                let free = slots.available_permits();
+                if free == 0 {
+                    continue;
+                }
                 let limit = u64::try_from(free).unwrap_or(1);
-                self.queue
-                    .claim(limit, LEASE)
+                let claimed = self
+                    .queue
+                    .claim(*lane, limit, LEASE)
                     .await
                     .unwrap_or_else(|error| {
                         tracing::warn!(%error, "cannot read the local queue; retrying");
                         Vec::new()
-                    })
-            };
-            if claimed.is_empty() {
-                tokio::select! {
-                    () = self.queue.wait(POLL) => {}
-                    () = self.shutdown.cancelled() => {}
+                    });
+                for delivery in claimed {
+                    // At most `free` were claimed, so a slot is free for each.
+                    let permit = slots.clone().acquire_owned().await.ok()?;
+                    deliveries.push(Claimed {
+                        queue: self.queue.clone(),
+                        delivery,
+                        _slot: Slot {
+                            _permit: permit,
+                            freed: self.freed.clone(),
+                        },
+                    });
                 }
-                continue;
             }
-            let mut deliveries = Vec::with_capacity(claimed.len());
-            for delivery in claimed {
-                // At most `free` were claimed, so a slot is free for each.
-                let permit = self.slots.clone().acquire_owned().await.ok()?;
-                deliveries.push(Claimed {
-                    queue: self.queue.clone(),
-                    delivery,
-                    _slot: permit,
-                });
+            if !deliveries.is_empty() {
+                return Some(deliveries);
             }
-            return Some(deliveries);
+            // Until a message arrives, a slot is freed, or delayed messages may be due.
+            tokio::select! {
+                () = self.queue.wait(POLL) => {}
+                () = self.freed.notified() => {}
+                () = self.shutdown.cancelled() => {}
+            }
         }
         None
     }
@@ -105,7 +119,19 @@ impl Source for LocalSource {
 pub struct Claimed {
     queue: LocalQueue,
     delivery: LocalDelivery,
-    _slot: OwnedSemaphorePermit,
+    _slot: Slot,
+}
+
+/// A lane's slot, given back (and the source told) when dropped.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    freed: Arc<Notify>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.freed.notify_one();
+    }
 }
 
 impl Delivery for Claimed {
@@ -117,6 +143,14 @@ impl Delivery for Claimed {
 
     fn attempt(&self) -> u32 {
         self.delivery.attempt
+    }
+
+    fn lane(&self) -> Lane {
+        self.delivery.lane
+    }
+
+    async fn move_to(self, lane: Lane, _attempt: u32) -> Result<(), DbErr> {
+        self.queue.move_to(self.delivery.id, lane).await
     }
 
     async fn ack(self) -> Result<(), DbErr> {

@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use prometheus::{
     register_histogram_vec_with_registry, register_int_counter_vec_with_registry,
-    register_int_gauge_with_registry, Encoder, HistogramOpts, HistogramVec, IntCounterVec,
-    IntGauge, Opts, Registry, TextEncoder,
+    register_int_counter_with_registry, register_int_gauge_with_registry, Encoder, HistogramOpts,
+    HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Handles to every metric; cheap to clone.
@@ -19,8 +19,13 @@ pub struct Metrics {
     dead_letters: IntCounterVec,
     duplicates: IntCounterVec,
     throttled: IntCounterVec,
+    budget_waits: IntCounterVec,
+    moved_to_overflow: IntCounterVec,
     in_flight: IntGauge,
     broker_connected: IntGauge,
+    held: IntCounterVec,
+    released: IntCounter,
+    held_now: IntGauge,
 }
 
 impl Metrics {
@@ -85,10 +90,37 @@ impl Metrics {
                 "A tenant was paused by 429/503 Retry-After (no tenant label)",
                 &["product"],
             ),
+            budget_waits: per_product(counter(
+                "hookline_tenant_budget_waits_total",
+                "An action waited for its tenant's call budget (no tenant label)",
+                &["product"],
+            )),
+            moved_to_overflow: per_product(counter(
+                "hookline_events_moved_to_overflow_total",
+                "Events moved from the main lane to their tenant's overflow lane, out of call budget",
+                &["product"],
+            )),
             in_flight: gauge("hookline_events_in_flight", "Events being processed now"),
             broker_connected: gauge(
                 "hookline_worker_broker_connected",
                 "1 while the worker consumes from the broker",
+            ),
+            held: per_product(counter(
+                "hookline_events_held_total",
+                "Events of paused tenants held instead of acted on, by product",
+                &["product"],
+            )),
+            released: register_int_counter_with_registry!(
+                Opts::new(
+                    "hookline_events_released_total",
+                    "Held events put back into the queue once their tenant was resumed",
+                ),
+                registry
+            )
+            .expect("a new metric registers"),
+            held_now: gauge(
+                "hookline_events_held",
+                "Events held for paused tenants now, all tenants together",
             ),
             registry,
         }
@@ -144,6 +176,31 @@ impl Metrics {
         self.throttled.with_label_values(&[product]).inc();
     }
 
+    /// An action waited for its tenant's call budget.
+    pub fn budget_waited(&self, product: &str) {
+        self.budget_waits.with_label_values(&[product]).inc();
+    }
+
+    /// An event left the main lane for its tenant's overflow lane.
+    pub fn moved_to_overflow(&self, product: &str) {
+        self.moved_to_overflow.with_label_values(&[product]).inc();
+    }
+
+    /// An event of a paused tenant was held.
+    pub fn held(&self, product: &str) {
+        self.held.with_label_values(&[product]).inc();
+    }
+
+    /// `count` held events were put back into the queue.
+    pub fn released(&self, count: u64) {
+        self.released.inc_by(count);
+    }
+
+    /// Sets the gauge of events held now.
+    pub fn set_held_now(&self, count: u64) {
+        self.held_now.set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
     /// The in-flight gauge.
     pub fn in_flight(&self) -> &IntGauge {
         &self.in_flight
@@ -176,6 +233,15 @@ pub fn reason_label(reason: &str) -> &str {
         .next()
         .filter(|w| !w.is_empty())
         .unwrap_or("other")
+}
+
+/// `counter` with a series for each product from the start (at 0), so that a dashboard or an
+/// alert never sees it absent.
+fn per_product(counter: IntCounterVec) -> IntCounterVec {
+    for product in ["jira", "confluence"] {
+        counter.with_label_values(&[product]);
+    }
+    counter
 }
 
 impl Default for Metrics {

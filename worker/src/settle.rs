@@ -8,12 +8,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::envelope::QueueMessage;
+use common::envelope::{EventEnvelope, QueueMessage};
+use common::queue::lane::Lane;
 use common::queue::retry_step;
+use common::tenant::ClientKey;
 use tokio_util::task::TaskTracker;
 
 use crate::dispatch::{Dispatcher, Outcome};
 use crate::metrics::{reason_label, Metrics};
+
+/// The longest an event in an overflow lane waits in place for its tenant's call budget;
+/// longer waits go through a retry delay instead, freeing the lane's slot.
+const BUDGET_WAIT_IN_PLACE: Duration = Duration::from_secs(10);
 
 /// Where a retried event waits: the index of the delay step (RabbitMQ's retry queue) and how
 /// long it waits (the local queue's `available_at`): the step's delay, or longer when the
@@ -37,6 +43,16 @@ pub trait Delivery: Send + 'static {
 
     /// hookline's attempt (1 for the first delivery).
     fn attempt(&self) -> u32;
+
+    /// The lane it came from.
+    fn lane(&self) -> Lane;
+
+    /// Move it to `lane`, ready at once, as attempt `attempt` (the same: nothing was tried).
+    fn move_to(
+        self,
+        lane: Lane,
+        attempt: u32,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Done with it: remove it from the queue.
     fn ack(self) -> impl Future<Output = Result<(), Self::Error>> + Send;
@@ -109,31 +125,37 @@ pub async fn handle<D: Delivery>(mut delivery: D, handling: Handling) {
     let started = Instant::now();
     metrics.in_flight().inc();
     let attempt = delivery.attempt();
-    let outcome = match delivery.take_message() {
+    let lane = delivery.lane();
+    let (outcome, event) = match delivery.take_message() {
         Ok(QueueMessage::EventV1(event)) => {
             metrics.consumed(event.product.as_str(), event.tenant.protocol());
-            dispatcher.dispatch(&event, attempt).await
+            let outcome = dispatch_in(lane, &dispatcher, &event, attempt).await;
+            (outcome, Some(event))
         }
-        Err(_) => Outcome::DeadLetter {
-            reason: "unreadable message".into(),
-        },
+        Err(_) => (
+            Outcome::DeadLetter {
+                reason: "unreadable message".into(),
+            },
+            None,
+        ),
     };
-    let settled = match &outcome {
-        Outcome::Done | Outcome::Skipped(_) => delivery.ack().await,
-        Outcome::RetryAfter { delay, reason } | Outcome::Defer { delay, reason } => {
-            metrics.retried(reason_label(reason));
-            let (index, step) = retry_step(&retry_delays_secs, attempt, *delay);
-            let step = RetryStep {
-                index,
-                delay: step.max(*delay),
+    let settled = match (&outcome, &event) {
+        (Outcome::OverBudget { .. }, Some(event)) if lane == Lane::Main => {
+            // Out of the main lane, so that it waits on its own tenant's budget only.
+            metrics.moved_to_overflow(event.product.as_str());
+            delivery
+                .move_to(Lane::overflow_for(&event.tenant), attempt)
+                .await
+        }
+        (Outcome::Held { client_key }, Some(event)) => {
+            let held = Held {
+                client_key,
+                event,
+                attempt,
             };
-            delivery.retry(step, outcome.next_attempt(attempt)).await
+            hold(delivery, held, &dispatcher, &metrics, &retry_delays_secs).await
         }
-        Outcome::DeadLetter { reason } => {
-            metrics.dead_lettered(reason_label(reason));
-            tracing::warn!(%reason, "dead-lettering event");
-            delivery.dead_letter(reason, attempt).await
-        }
+        _ => settle(delivery, &outcome, attempt, &metrics, &retry_delays_secs).await,
     };
     if let Err(error) = settled {
         // The ledger keeps the next delivery of it from repeating an effect.
@@ -141,4 +163,106 @@ pub async fn handle<D: Delivery>(mut delivery: D, handling: Handling) {
     }
     metrics.in_flight().dec();
     metrics.processed(outcome.label(), started.elapsed());
+}
+
+/// Dispatches `event`. In an overflow lane, an event whose tenant is out of call budget waits
+/// for it in place (up to [`BUDGET_WAIT_IN_PLACE`] at a time) and is dispatched again, its
+/// finished rules skipped by the ledger: the lane holds only tenants above their share.
+async fn dispatch_in(
+    lane: Lane,
+    dispatcher: &Dispatcher,
+    event: &EventEnvelope,
+    attempt: u32,
+) -> Outcome {
+    loop {
+        let outcome = dispatcher.dispatch(event, attempt).await;
+        match outcome {
+            Outcome::OverBudget { wait } if lane != Lane::Main && wait <= BUDGET_WAIT_IN_PLACE => {
+                tokio::time::sleep(wait).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// A paused tenant's event, as dispatch left it.
+struct Held<'a> {
+    client_key: &'a ClientKey,
+    event: &'a EventEnvelope,
+    attempt: u32,
+}
+
+/// Stores a paused tenant's event among its held events and only then acknowledges it. An
+/// event that cannot be stored is delivered again after the shortest retry delay, with the
+/// same attempt (nothing was tried): it is never acknowledged unstored. A failed ack after
+/// the store holds a second copy, which the ledger keeps from acting twice once released.
+async fn hold<D: Delivery>(
+    delivery: D,
+    held: Held<'_>,
+    dispatcher: &Dispatcher,
+    metrics: &Metrics,
+    retry_delays_secs: &[u64],
+) -> Result<(), D::Error> {
+    match dispatcher.held.hold(held.client_key, held.event).await {
+        Ok(()) => {
+            metrics.held(held.event.product.as_str());
+            delivery.ack().await
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot hold the event of a paused tenant; it is delivered again");
+            metrics.retried("held");
+            delivery
+                .retry(shortest_step(retry_delays_secs), held.attempt)
+                .await
+        }
+    }
+}
+
+/// The first retry step, at its own delay.
+fn shortest_step(retry_delays_secs: &[u64]) -> RetryStep {
+    let (index, delay) = retry_step(retry_delays_secs, 1, Duration::ZERO);
+    RetryStep { index, delay }
+}
+
+/// Settles `delivery` by its outcome: ack, retry after a delay, or dead-letter.
+async fn settle<D: Delivery>(
+    delivery: D,
+    outcome: &Outcome,
+    attempt: u32,
+    metrics: &Metrics,
+    retry_delays_secs: &[u64],
+) -> Result<(), D::Error> {
+    match outcome {
+        Outcome::Done | Outcome::Skipped(_) => delivery.ack().await,
+        Outcome::OverBudget { wait } => {
+            metrics.retried("budget");
+            let (index, _) = retry_step(retry_delays_secs, 1, *wait);
+            let step = RetryStep {
+                index,
+                delay: *wait,
+            };
+            delivery.retry(step, attempt).await
+        }
+        Outcome::RetryAfter { delay, reason } | Outcome::Defer { delay, reason } => {
+            metrics.retried(reason_label(reason));
+            let (index, step) = retry_step(retry_delays_secs, attempt, *delay);
+            let step = RetryStep {
+                index,
+                delay: step.max(*delay),
+            };
+            delivery.retry(step, outcome.next_attempt(attempt)).await
+        }
+        // Held outcomes are settled by `hold`, which has the event; without it, deliver it
+        // again rather than acknowledge it unstored.
+        Outcome::Held { .. } => {
+            delivery
+                .retry(shortest_step(retry_delays_secs), attempt)
+                .await
+        }
+        Outcome::DeadLetter { reason } => {
+            metrics.dead_lettered(reason_label(reason));
+            tracing::warn!(%reason, "dead-lettering event");
+            delivery.dead_letter(reason, attempt).await
+        }
+    }
 }

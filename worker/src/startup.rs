@@ -6,15 +6,18 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use common::amqp::Topology;
 use common::config::Settings;
+use common::queue::lane::FairPublisher;
 use common::stores::Stores;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
 
+use crate::budget::CallBudget;
 use crate::client::ProductClient;
 use crate::consumer::Consumer;
 use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
+use crate::paused::PausedTenants;
 use crate::settle::{self, Handling};
 use crate::throttle::Throttle;
 
@@ -28,6 +31,7 @@ pub struct Worker {
     metrics_address: SocketAddr,
     grace: Duration,
     queue_metrics: tokio::task::JoinHandle<()>,
+    releaser: tokio::task::JoinHandle<()>,
 }
 
 impl Worker {
@@ -64,6 +68,18 @@ impl Worker {
         }
         let queue_metrics =
             crate::queue_metrics::spawn_for(&settings, &amqp_url, &metrics, shutdown.clone())?;
+        // Resumed tenants' held events go back to the lanes on the consumer's channel, at
+        // their tenant's share.
+        let publisher = consumer.publisher(&settings.app.key, settings.amqp.confirm_timeout());
+        let releaser = crate::release::spawn(
+            dispatcher.held.clone(),
+            Arc::new(FairPublisher::from_settings(
+                Arc::new(publisher),
+                &settings.fairness,
+            )),
+            metrics.clone(),
+            shutdown.clone(),
+        );
         let metrics_address = serve_metrics(&settings, metrics, shutdown)?;
         Ok(Self {
             consumer,
@@ -71,6 +87,7 @@ impl Worker {
             metrics_address,
             grace: settings.server.shutdown_grace(),
             queue_metrics,
+            releaser,
         })
     }
 
@@ -88,6 +105,7 @@ impl Worker {
     pub async fn run_until_stopped(self) {
         settle::run(self.consumer, self.handling, self.grace).await;
         let _ = self.queue_metrics.await;
+        let _ = self.releaser.await;
         tracing::info!("worker stopped");
     }
 }
@@ -115,9 +133,12 @@ pub fn build_dispatcher(
     )
     .context("building the HTTP client")?;
     Ok(Dispatcher {
+        paused: PausedTenants::new(stores.tenants.clone()),
+        held: stores.held,
         tenants: stores.tenants,
         rules: stores.rules,
         ledger: stores.ledger,
+        order: common::order::OrderStore::new(stores.db.clone()),
         base_urls: stores.base_urls,
         forge_api_base_urls: common::base_url::BaseUrlPolicy::new(
             &settings.forge.api_base_url_hosts,
@@ -127,6 +148,7 @@ pub fn build_dispatcher(
         event_keys: settings.forge.app_id.is_some(),
         client,
         throttle: Throttle::new(),
+        budget: CallBudget::new(outbound.tenant_calls_per_second, outbound.tenant_call_burst),
         metrics,
         max_attempts: settings.worker.max_attempts,
         // Two calls (look, then act) of up to three tries each, plus slack.

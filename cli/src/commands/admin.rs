@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use common::config::Settings;
+use common::held::HeldEvents;
 use common::ledger::LedgerStore;
 use common::rules::RuleStore;
 use common::tenant::{ClientKey, Tenant, TenantStore};
@@ -46,6 +47,11 @@ impl Admin {
     /// The event ledger.
     pub fn ledger(&self) -> LedgerStore {
         LedgerStore::new(self.db.clone())
+    }
+
+    /// The events of paused tenants.
+    pub fn held(&self) -> HeldEvents {
+        HeldEvents::new(self.db.clone())
     }
 
     /// The tenant with this client key, or an error naming it.

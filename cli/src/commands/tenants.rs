@@ -1,4 +1,5 @@
-//! `hookline tenants list|show|disable|enable|link|calls|purge`. Secrets are never printed.
+//! `hookline tenants list|show|disable|enable|pause|resume|link|calls|purge`. Secrets are never
+//! printed.
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ pub async fn run(config: Option<&Path>, command: TenantsCommand) -> anyhow::Resu
         TenantsCommand::Enable { client_key } => {
             set_state(&admin, &client_key, TenantState::Enabled).await
         }
+        TenantsCommand::Pause { client_key } => pause(&admin, &client_key).await,
+        TenantsCommand::Resume { client_key } => resume(&admin, &client_key).await,
         TenantsCommand::Link {
             client_key,
             cloud_id,
@@ -48,7 +51,7 @@ async fn list(admin: &Admin) -> anyhow::Result<ExitCode> {
                 t.client_key.to_string(),
                 t.product_type.to_string(),
                 protocols(t).to_owned(),
-                t.state.to_string(),
+                state(t),
                 t.base_url.clone(),
                 table::time(&t.installed_at),
             ]
@@ -86,12 +89,36 @@ async fn show(admin: &Admin, client_key: &str) -> anyhow::Result<ExitCode> {
         .status_counts(&tenant.client_key, None)
         .await
         .context("counting the tenant's ledger rows")?;
+    let held = admin
+        .held()
+        .count(&tenant.client_key)
+        .await
+        .context("counting the tenant's held events")?;
     let mut pairs = tenant_fields(&tenant);
+    pairs.push(("paused", paused(&tenant, held)));
     pairs.push(("rules", format!("{} ({enabled} enabled)", rules.len())));
     pairs.push(("activity (24 h)", activity(&recent)));
     pairs.push(("activity (all)", activity(&total)));
     table::fields(&pairs);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lifecycle state, and `(paused)` when it is.
+fn state(t: &Tenant) -> String {
+    match t.is_paused() {
+        true => format!("{} (paused)", t.state),
+        false => t.state.to_string(),
+    }
+}
+
+/// `since 2026-12-03 10:00:00 UTC, 12 event(s) held`, or `no` (with the held events still
+/// being released, if any).
+fn paused(t: &Tenant, held: u64) -> String {
+    match (t.paused_at, held) {
+        (Some(since), held) => format!("since {}, {held} event(s) held", table::time(&since)),
+        (None, 0) => "no".to_owned(),
+        (None, held) => format!("no ({held} held event(s) being released)"),
+    }
 }
 
 /// How the tenant is known: `connect`, `forge` or `connect+forge` (a Connect app on Forge).
@@ -165,15 +192,9 @@ fn tenant_fields(t: &Tenant) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `done 3, pending 1, dead 0, no_match 2`: every status, zeros included.
+/// `done 3, pending 1, dead 0, no_match 2, skipped 0, stale 1`: every status, zeros included.
 fn activity(counts: &[(LedgerStatus, u64)]) -> String {
-    let statuses = [
-        LedgerStatus::Done,
-        LedgerStatus::Pending,
-        LedgerStatus::Dead,
-        LedgerStatus::NoMatch,
-    ];
-    statuses
+    LedgerStatus::ALL
         .iter()
         .map(|status| {
             let n: u64 = counts
@@ -206,6 +227,57 @@ async fn set_state(
              within {} s)",
             admin.settings.database.tenant_cache_ttl_secs
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn pause(admin: &Admin, client_key: &str) -> anyhow::Result<ExitCode> {
+    let key = client_key_arg(client_key)?;
+    let tenant = admin
+        .tenants()?
+        .pause(&key)
+        .await
+        .with_context(|| format!("pausing tenant {client_key}"))?
+        .with_context(|| format!("no tenant with client key {client_key:?}"))?;
+    let since = tenant
+        .paused_at
+        .as_ref()
+        .map_or_else(String::new, |at| format!(" since {}", table::time(at)));
+    println!("tenant {}{since} is paused", tenant.client_key);
+    println!(
+        "its webhooks are still accepted; running workers hold its events (stored, not acted \
+         on) within about a second, until `hookline tenants resume {}`",
+        tenant.client_key
+    );
+    if !tenant.is_active() {
+        println!(
+            "note: it is {} too: its webhooks are refused and its queued events skipped until \
+             it is enabled",
+            tenant.state
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn resume(admin: &Admin, client_key: &str) -> anyhow::Result<ExitCode> {
+    let key = client_key_arg(client_key)?;
+    let resumed = admin
+        .tenants()?
+        .resume(&key)
+        .await
+        .with_context(|| format!("resuming tenant {client_key}"))?
+        .with_context(|| format!("no tenant with client key {client_key:?}"))?;
+    println!(
+        "tenant {} is resumed: running workers act on its events again within about a second",
+        resumed.tenant.client_key
+    );
+    match resumed.held {
+        0 => println!("it has no held events"),
+        held => println!(
+            "its {held} held event(s) go back into the queue in the order they were held \
+             (`hookline tenants show {}` counts those left)",
+            resumed.tenant.client_key
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -283,10 +355,14 @@ async fn purge(admin: &Admin, client_key: &str, yes: bool) -> anyhow::Result<Exi
             .iter()
             .map(|(_, n)| n)
             .sum();
+        let held = admin.held().count(key).await?;
         println!(
             "would delete tenant {key} ({}, {}), {rules} rule(s) and {rows} event ledger row(s)",
             tenant.product_type, tenant.base_url
         );
+        if held > 0 {
+            println!("and its {held} held event(s), never acted on (it is paused)");
+        }
         bail!("refusing to purge tenant {key} without --yes");
     }
     let report = store
@@ -298,6 +374,9 @@ async fn purge(admin: &Admin, client_key: &str, yes: bool) -> anyhow::Result<Exi
         "purged tenant {key}: deleted {} rule(s) and {} event ledger row(s)",
         report.rules, report.ledger_rows
     );
+    if report.held_events > 0 {
+        println!("and its {} held event(s)", report.held_events);
+    }
     println!("its dead letters, if any, are kept: see `hookline dlq list --client-key {key}`");
     Ok(ExitCode::SUCCESS)
 }

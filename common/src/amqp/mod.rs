@@ -1,8 +1,10 @@
 //! RabbitMQ: the topology both services declare, connecting, and a supervised link that
 //! reconnects by itself after the broker restarts.
+mod publish;
 mod supervisor;
 mod topology;
 
+pub use publish::{publish_event, PublishFailure};
 pub use supervisor::{Link, LinkHandle, LinkState};
 pub use topology::{headers, Topology};
 

@@ -2,17 +2,22 @@
 //!
 //! ```text
 //! ingress ─▶ {p}.events (topic) ──#──▶ {p}.work (quorum) ─▶ workers
-//!                  ▲                        │ delivery limit exceeded
-//!                  │                        ▼
-//!   {p}.retry.{n}s (quorum, TTL,             {p}.dead (quorum)  ◀── permanent failures
-//!     dead-letters back at least once)
+//!    │             ▲                        │ delivery limit exceeded
+//!    │             │                        ▼
+//!    │  {p}.retry.{n}s (quorum, TTL,        {p}.dead (quorum)  ◀── permanent failures
+//!    │    dead-letters back at least once)  ▲
+//!    └─ above a tenant's share ─▶ {p}.work.overflow.{0..3} (quorum) ─▶ workers
 //! ```
+//!
+//! The overflow lanes ([`crate::queue::lane`]) are published to through the default exchange.
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
     QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
+
+use crate::queue::lane::Lane;
 
 /// Header names carried by every event message.
 pub mod headers {
@@ -55,6 +60,14 @@ impl Topology {
     /// The quorum queue workers consume.
     pub fn work_queue(&self) -> String {
         format!("{}.work", self.prefix)
+    }
+
+    /// The queue of one lane: the work queue, or an overflow lane.
+    pub fn lane_queue(&self, lane: Lane) -> String {
+        match lane {
+            Lane::Main => self.work_queue(),
+            Lane::Overflow(n) => format!("{}.work.overflow.{n}", self.prefix),
+        }
     }
 
     /// The dead-letter queue.
@@ -112,7 +125,9 @@ impl Topology {
                 string(&self.dead_letter_queue()),
             ),
         ]);
-        declare_queue(channel, &self.work_queue(), work).await?;
+        for lane in Lane::all() {
+            declare_queue(channel, &self.lane_queue(lane), work.clone()).await?;
+        }
         channel
             .queue_bind(
                 &self.work_queue(),
@@ -139,7 +154,8 @@ impl Topology {
 
     /// Deletes every exchange and queue of this prefix (tests clean up with it).
     pub async fn delete(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        let mut queues = vec![self.work_queue(), self.dead_letter_queue()];
+        let mut queues: Vec<String> = Lane::all().map(|lane| self.lane_queue(lane)).collect();
+        queues.push(self.dead_letter_queue());
         queues.extend((0..self.retry_delays_secs.len()).map(|i| self.retry_queue(i)));
         for queue in queues {
             channel
@@ -188,6 +204,8 @@ mod tests {
         let topology = Topology::new("t1", &[5, 30]);
         assert_eq!(topology.events_exchange(), "t1.events");
         assert_eq!(topology.work_queue(), "t1.work");
+        assert_eq!(topology.lane_queue(Lane::Main), "t1.work");
+        assert_eq!(topology.lane_queue(Lane::Overflow(3)), "t1.work.overflow.3");
         assert_eq!(topology.dead_letter_queue(), "t1.dead");
         assert_eq!(topology.retry_queue(0), "t1.retry.5s");
         assert_eq!(topology.retry_queue(7), "t1.retry.30s");

@@ -17,8 +17,8 @@ use serde::Deserialize;
 pub use app::{AppSettings, ProductIdentity};
 pub use forge::{ForgeSettings, PRODUCTION_JWKS_URL};
 pub use sections::{
-    AmqpSettings, DatabaseSettings, LogFormat, LogSettings, OutboundSettings, SecuritySettings,
-    ServerSettings, WorkerSettings,
+    AmqpSettings, DatabaseSettings, FairnessSettings, LogFormat, LogSettings, OutboundSettings,
+    SecuritySettings, ServerSettings, WorkerSettings,
 };
 pub use validate::ConfigError;
 
@@ -48,6 +48,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Calls to Jira and Confluence.
     pub outbound: OutboundSettings,
+    /// Fair share of the workers between tenants.
+    pub fairness: FairnessSettings,
     /// hookline as a Forge remote (off until `forge.app_id` is set).
     pub forge: ForgeSettings,
     /// Deprecated keys the settings used, each with its replacement (not a setting).

@@ -235,6 +235,12 @@ pub struct OutboundSettings {
     pub timeout_secs: u64,
     /// Connect timeout of one call, seconds.
     pub connect_timeout_secs: u64,
+    /// The worker's steady rate of actions per tenant, per second (per worker process); 0
+    /// turns the budget off. Atlassian's rate-limiting guide uses 10 calls a second as an
+    /// app's budget on one site.
+    pub tenant_calls_per_second: f64,
+    /// How many actions a tenant may take at once above that rate.
+    pub tenant_call_burst: u32,
 }
 
 impl OutboundSettings {
@@ -254,6 +260,30 @@ impl Default for OutboundSettings {
         Self {
             timeout_secs: 20,
             connect_timeout_secs: 5,
+            tenant_calls_per_second: 10.0,
+            tenant_call_burst: 20,
+        }
+    }
+}
+
+/// Fair share between tenants (docs/operations.md, "Fair share between tenants").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FairnessSettings {
+    /// Events a second each tenant may send to the main lane of the work queue, per ingress
+    /// process; what it sends above that waits in its overflow lane. 0 turns the lanes off
+    /// (one first-come, first-served queue).
+    pub tenant_events_per_second: f64,
+    /// How many events a tenant may send at once above that rate and still be in the main lane
+    /// (a bulk edit of this many issues is not a flood).
+    pub tenant_event_burst: u32,
+}
+
+impl Default for FairnessSettings {
+    fn default() -> Self {
+        Self {
+            tenant_events_per_second: 20.0,
+            tenant_event_burst: 200,
         }
     }
 }

@@ -162,6 +162,7 @@ impl Settings {
                 "must be 1 to 300 s (0 would refuse every body; more lets stalled clients pile up)",
             ));
         }
+        self.validate_outbound()?;
         self.validate_forge()?;
         if self.worker.prefetch == 0 {
             return Err(unsafe_setting("worker.prefetch", "must be at least 1"));
@@ -193,6 +194,37 @@ impl Settings {
 }
 
 impl Settings {
+    fn validate_outbound(&self) -> Result<(), ConfigError> {
+        let outbound = &self.outbound;
+        if !outbound.tenant_calls_per_second.is_finite() || outbound.tenant_calls_per_second < 0.0 {
+            return Err(unsafe_setting(
+                "outbound.tenant_calls_per_second",
+                "must be a number of calls a second, 0 or more (0: no limit)",
+            ));
+        }
+        if outbound.tenant_calls_per_second > 0.0 && outbound.tenant_call_burst == 0 {
+            return Err(unsafe_setting(
+                "outbound.tenant_call_burst",
+                "must be at least 1 while outbound.tenant_calls_per_second is set",
+            ));
+        }
+        let fairness = &self.fairness;
+        if !fairness.tenant_events_per_second.is_finite() || fairness.tenant_events_per_second < 0.0
+        {
+            return Err(unsafe_setting(
+                "fairness.tenant_events_per_second",
+                "must be a number of events a second, 0 or more (0: no lanes)",
+            ));
+        }
+        if fairness.tenant_events_per_second > 0.0 && fairness.tenant_event_burst == 0 {
+            return Err(unsafe_setting(
+                "fairness.tenant_event_burst",
+                "must be at least 1 while fairness.tenant_events_per_second is set",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_forge(&self) -> Result<(), ConfigError> {
         let forge = &self.forge;
         if forge.app_id.is_some() && forge.app_ari().is_none() {

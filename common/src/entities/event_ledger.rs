@@ -22,7 +22,7 @@ pub struct Model {
     pub product: String,
     /// The issue key or page id the event is about, when known.
     pub subject: Option<String>,
-    /// `pending`, `done`, `no_match`, `dead`.
+    /// `pending`, `done`, `no_match`, `dead`, `skipped`, `stale` ([`crate::ledger::LedgerStatus`]).
     pub status: String,
     /// How many times the action was attempted.
     pub attempts: i32,

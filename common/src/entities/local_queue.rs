@@ -10,6 +10,8 @@ pub struct Model {
     pub id: i64,
     /// `{product}.{event}`.
     pub routing_key: String,
+    /// The lane: 0 the main one, 1 and up the overflow lanes ([`crate::queue::lane::Lane`]).
+    pub lane: i16,
     /// The [`crate::envelope::QueueMessage`] as JSON.
     #[sea_orm(column_type = "Text")]
     pub message: String,

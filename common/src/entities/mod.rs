@@ -4,6 +4,8 @@
 //! decrypted domain records.
 
 pub mod event_ledger;
+pub mod held_events;
 pub mod local_queue;
 pub mod rules;
+pub mod subject_order;
 pub mod tenants;

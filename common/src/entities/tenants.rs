@@ -64,6 +64,8 @@ pub struct Model {
     /// `connect` or `forge`: how a tenant with both identities is called (NULL: Connect when
     /// it has a sharedSecret).
     pub calls_with: Option<String>,
+    /// Since when the tenant is paused: its events are held, not acted on (NULL: not paused).
+    pub paused_at: Option<DateTimeUtc>,
     /// When the row was first inserted.
     pub created_at: DateTimeUtc,
     /// When the row last changed.

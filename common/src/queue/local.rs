@@ -15,7 +15,8 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
-use super::{EventPublisher, PublishError};
+use super::lane::{Lane, LanePublisher};
+use super::PublishError;
 use crate::entities::local_queue::{self, Column, Entity as Queue};
 use crate::envelope::{EventEnvelope, QueueMessage};
 
@@ -28,6 +29,8 @@ pub struct LocalDelivery {
     pub message: Result<QueueMessage, String>,
     /// hookline's attempt (1 for the first delivery).
     pub attempt: u32,
+    /// The lane it was claimed from.
+    pub lane: Lane,
 }
 
 /// The table-backed queue; cheap to clone.
@@ -46,8 +49,8 @@ impl LocalQueue {
         }
     }
 
-    /// Appends an event; durable once this returns.
-    pub async fn push(&self, event: &EventEnvelope) -> Result<(), DbErr> {
+    /// Appends an event to `lane`; durable once this returns.
+    pub async fn push(&self, event: &EventEnvelope, lane: Lane) -> Result<(), DbErr> {
         let now = Utc::now();
         let unencodable = |error: &dyn std::fmt::Display| {
             DbErr::Custom(format!("the event could not be encoded: {error}"))
@@ -57,6 +60,7 @@ impl LocalQueue {
         let row = local_queue::ActiveModel {
             id: NotSet,
             routing_key: Set(event.routing_key()),
+            lane: Set(lane.index()),
             message: Set(message),
             attempt: Set(1),
             available_at: Set(now),
@@ -70,10 +74,17 @@ impl LocalQueue {
         Ok(())
     }
 
-    /// Leases up to `limit` ready messages for `lease` (after which they are redelivered).
-    pub async fn claim(&self, limit: u64, lease: Duration) -> Result<Vec<LocalDelivery>, DbErr> {
+    /// Leases up to `limit` ready messages of `lane` for `lease` (after which they are
+    /// redelivered).
+    pub async fn claim(
+        &self,
+        lane: Lane,
+        limit: u64,
+        lease: Duration,
+    ) -> Result<Vec<LocalDelivery>, DbErr> {
         let now = Utc::now();
         let ready = Condition::all()
+            .add(Column::Lane.eq(lane.index()))
             .add(Column::Dead.eq(false))
             .add(Column::AvailableAt.lte(now))
             .add(
@@ -104,6 +115,7 @@ impl LocalQueue {
                     message: QueueMessage::from_bytes(row.message.as_bytes())
                         .map_err(|e| e.to_string()),
                     attempt: u32::try_from(row.attempt).unwrap_or(1).max(1),
+                    lane,
                 });
             }
         }
@@ -153,6 +165,23 @@ impl LocalQueue {
             .exec(&self.db)
             .await
             .map(drop)
+    }
+
+    /// Moves a message to `lane`, ready now, as the same attempt (a tenant out of budget
+    /// leaves the main lane).
+    pub async fn move_to(&self, id: i64, lane: Lane) -> Result<(), DbErr> {
+        Queue::update_many()
+            .col_expr(Column::Lane, Expr::value(lane.index()))
+            .col_expr(Column::AvailableAt, Expr::value(Utc::now()))
+            .col_expr(
+                Column::ClaimedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        self.arrived.notify_one();
+        Ok(())
     }
 
     /// Dead-letters a message with its reason (kept for inspection and replay).
@@ -229,13 +258,14 @@ impl LocalQueue {
     }
 }
 
-impl EventPublisher for LocalQueue {
-    fn publish_confirmed<'a>(
+impl LanePublisher for LocalQueue {
+    fn publish_to<'a>(
         &'a self,
         event: &'a EventEnvelope,
+        lane: Lane,
     ) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
-            self.push(event).await.map_err(|error| {
+            self.push(event, lane).await.map_err(|error| {
                 tracing::warn!(%error, event_id = %event.event_id, "the local queue refused the event");
                 PublishError::Unavailable
             })
@@ -277,8 +307,12 @@ mod tests {
     }
 
     async fn dead_one(queue: &LocalQueue) -> i64 {
-        queue.push(&event()).await.unwrap();
-        let id = queue.claim(1, Duration::from_secs(60)).await.unwrap()[0].id;
+        queue.push(&event(), Lane::Main).await.unwrap();
+        let id = queue
+            .claim(Lane::Main, 1, Duration::from_secs(60))
+            .await
+            .unwrap()[0]
+            .id;
         queue.retry(id, 4, Duration::ZERO).await.unwrap();
         queue.dead_letter(id, "HTTP 404").await.unwrap();
         id
@@ -291,7 +325,10 @@ mod tests {
         assert_eq!(queue.depth().await.unwrap(), 0);
         assert!(queue.revive_dead(id).await.unwrap());
         assert!(queue.dead_letters().await.unwrap().is_empty());
-        let claimed = queue.claim(10, Duration::from_secs(60)).await.unwrap();
+        let claimed = queue
+            .claim(Lane::Main, 10, Duration::from_secs(60))
+            .await
+            .unwrap();
         assert_eq!(
             (claimed.len(), claimed[0].id, claimed[0].attempt),
             (1, id, 1)
@@ -306,8 +343,12 @@ mod tests {
     async fn only_dead_letters_are_deleted_by_delete_dead() {
         let queue = queue().await;
         let id = dead_one(&queue).await;
-        queue.push(&event()).await.unwrap();
-        let live = queue.claim(1, Duration::from_secs(60)).await.unwrap()[0].id;
+        queue.push(&event(), Lane::Main).await.unwrap();
+        let live = queue
+            .claim(Lane::Main, 1, Duration::from_secs(60))
+            .await
+            .unwrap()[0]
+            .id;
         assert!(!queue.delete_dead(live).await.unwrap());
         assert!(queue.delete_dead(id).await.unwrap());
         assert!(queue.dead_letters().await.unwrap().is_empty());

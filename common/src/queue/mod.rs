@@ -1,6 +1,7 @@
 //! The event queue as the services see it: the producer trait the ingress publishes through
 //! (RabbitMQ in production, [`local::LocalQueue`] in the embedded mode) and the retry steps
 //! both backends share.
+pub mod lane;
 pub mod local;
 
 use std::time::Duration;

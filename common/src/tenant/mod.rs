@@ -4,7 +4,8 @@
 //! - [`TenantId`]: a tenant as the calling protocol names it, typed end to end.
 //! - [`InstallPayload`]: the body of the lifecycle callbacks.
 //! - [`TenantStore`]: persistence with secrets encrypted at rest and a read-through cache.
-//!   [`TenantStore::purge`] deletes a tenant with its rules and ledger rows.
+//!   [`TenantStore::purge`] deletes a tenant with its rules and ledger rows;
+//!   [`TenantStore::pause`] and [`TenantStore::resume`] hold and release its events.
 
 mod cache;
 mod identity;
@@ -15,7 +16,7 @@ mod store;
 pub use identity::{ForgeInstallation, TenantId};
 pub use model::{ClientKey, ForgeIdentity, ProductType, Protocol, SignedCall, Tenant, TenantState};
 pub use payload::InstallPayload;
-pub use store::{PurgeReport, StoreError, TenantStore, Uninstalled};
+pub use store::{PurgeReport, Resumed, StoreError, TenantStore, Uninstalled};
 
 /// A value that is not a valid part of a tenant (client key, product, state).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -209,6 +209,9 @@ pub struct Tenant {
     pub disabled_at: Option<DateTime<Utc>>,
     /// When the last `uninstalled` was stored (cleared by a re-install).
     pub uninstalled_at: Option<DateTime<Utc>>,
+    /// Since when the tenant is paused (`hookline tenants pause`, the admin pages): its
+    /// webhooks are still accepted, and the workers hold its events until it is resumed.
+    pub paused_at: Option<DateTime<Utc>>,
     /// When the record last changed.
     pub updated_at: DateTime<Utc>,
 }
@@ -230,6 +233,11 @@ impl Tenant {
         url::Url::parse(&self.base_url)
             .map(|url| url.path().trim_end_matches('/').to_owned())
             .unwrap_or_default()
+    }
+
+    /// Whether the tenant is paused: its events are held, neither acted on nor refused.
+    pub fn is_paused(&self) -> bool {
+        self.paused_at.is_some()
     }
 
     /// Whether the tenant can be called the Connect way (it has a sharedSecret).
@@ -337,6 +345,7 @@ mod tests {
             enabled_at: None,
             disabled_at: None,
             uninstalled_at: None,
+            paused_at: None,
             updated_at: Utc::now(),
         }
     }

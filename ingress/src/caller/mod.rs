@@ -36,7 +36,7 @@ impl Caller {
         let Some(account_id) = self.account_id.as_deref() else {
             return Err(ApiError::forbidden(
                 "no_user",
-                "the token names no user, and only site admins may change rules",
+                "the token names no user, and only site admins may change rules or pause hookline",
             ));
         };
         crate::admin_check::require(state.admin_check.is_admin(&self.tenant, account_id).await)

@@ -181,6 +181,7 @@ impl UiApp {
             Outcome::NoMatch => Ok(()),
             Outcome::Done(result) => ledger.complete(&key, Some(result)).await,
             Outcome::Dead(reason) => ledger.record_failure(&key, reason, true).await,
+            Outcome::Stale(reason) => ledger.record_stale(&key, reason).await,
         }
         .expect("the ledger is written");
     }
@@ -191,6 +192,8 @@ pub enum Outcome<'a> {
     NoMatch,
     Done(&'a str),
     Dead(&'a str),
+    /// Not acted on: a newer event was applied (the reason).
+    Stale(&'a str),
 }
 
 /// A Jira comment rule.

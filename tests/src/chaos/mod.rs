@@ -216,6 +216,32 @@ impl Cluster {
         ))
     }
 
+    /// Runs `hookline {args}` (the CLI, as an operator would, on the services' settings) and
+    /// returns its standard output. The binary is the one `cargo test --workspace` builds
+    /// beside the test (`cargo build -p hookline` when a test is run alone).
+    pub async fn hookline(&self, args: &[&str]) -> anyhow::Result<String> {
+        let test = std::env::current_exe()?;
+        let binary = test
+            .parent()
+            .and_then(Path::parent)
+            .context("the test binary is in target/<profile>/deps")?
+            .join("hookline");
+        let output = tokio::process::Command::new(&binary)
+            .args(args)
+            .env_clear()
+            .envs(self.env(0))
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .await
+            .with_context(|| format!("running {}", binary.display()))?;
+        anyhow::ensure!(
+            output.status.success(),
+            "hookline {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     async fn add_echo_rule(&self, client_key: &ClientKey) -> anyhow::Result<()> {
         let db = common::db::connect(&self.postgres.url(DATABASE)).await?;
         let spec: RuleSpec = serde_json::from_value(rules::echo())?;

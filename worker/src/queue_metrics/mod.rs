@@ -1,8 +1,9 @@
 //! Queue depth and backlog age, polled from the broker (every 15 s by default) into the
 //! worker's registry:
 //!
-//! - `hookline_queue_messages{queue="work|retry|dead"}`: messages ready in the work queue, in
-//!   every delay queue together, and in the dead-letter queue (passive `queue.declare`);
+//! - `hookline_queue_messages{queue="work|overflow|retry|dead"}`: messages ready in the work
+//!   queue (its main lane), in the overflow lanes together, in every delay queue together, and
+//!   in the dead-letter queue (passive `queue.declare`);
 //! - `hookline_queue_consumers{queue="work"}`: consumers attached to the work queue;
 //! - `hookline_queue_oldest_message_age_seconds{queue="work"}`: age of the message at the head
 //!   of the work queue, from the RabbitMQ management API's `head_message_timestamp`.
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use common::amqp::{Link, Topology};
 use common::config::Settings;
+use common::queue::lane::Lane;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
@@ -103,6 +105,7 @@ impl QueueGauges {
 struct Depth {
     work: u32,
     work_consumers: u32,
+    overflow: u64,
     retry: u64,
     dead: u32,
 }
@@ -185,6 +188,11 @@ impl QueueMonitor {
     async fn depth(&self, channel: &Channel) -> Result<Depth, lapin::Error> {
         let (work, work_consumers) = declare_passive(channel, &self.topology.work_queue()).await?;
         let (dead, _) = declare_passive(channel, &self.topology.dead_letter_queue()).await?;
+        let mut overflow = 0;
+        for lane in Lane::all().filter(|lane| *lane != Lane::Main) {
+            let (ready, _) = declare_passive(channel, &self.topology.lane_queue(lane)).await?;
+            overflow += u64::from(ready);
+        }
         let mut retry = 0;
         for index in 0..self.topology.retry_delays_secs().len() {
             let (ready, _) = declare_passive(channel, &self.topology.retry_queue(index)).await?;
@@ -193,6 +201,7 @@ impl QueueMonitor {
         Ok(Depth {
             work,
             work_consumers,
+            overflow,
             retry,
             dead,
         })
@@ -201,6 +210,9 @@ impl QueueMonitor {
     fn set_depth(&self, depth: Depth) {
         let messages = &self.gauges.messages;
         messages.with_label_values(&["work"]).set(depth.work.into());
+        messages
+            .with_label_values(&["overflow"])
+            .set(i64::try_from(depth.overflow).unwrap_or(i64::MAX));
         messages
             .with_label_values(&["retry"])
             .set(i64::try_from(depth.retry).unwrap_or(i64::MAX));
@@ -264,6 +276,7 @@ mod tests {
         monitor.set_depth(Depth {
             work: 7,
             work_consumers: 2,
+            overflow: 40,
             retry: 3,
             dead: 1,
         });
@@ -271,6 +284,10 @@ mod tests {
         assert_eq!(
             value("hookline_queue_messages{queue=\"work\"}").as_deref(),
             Some("7")
+        );
+        assert_eq!(
+            value("hookline_queue_messages{queue=\"overflow\"}").as_deref(),
+            Some("40")
         );
         assert_eq!(
             value("hookline_queue_messages{queue=\"retry\"}").as_deref(),
@@ -293,6 +310,7 @@ mod tests {
         monitor.set_depth(Depth {
             work: 7,
             work_consumers: 1,
+            overflow: 0,
             retry: 0,
             dead: 0,
         });

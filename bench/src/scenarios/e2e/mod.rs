@@ -4,6 +4,7 @@
 //! webhook to the simulated Jira, which records when each arrived. Every comment carries the
 //! worker's marker `{webhook id}#{rule id}`, which matches it to its webhook: hence the time
 //! from send to comment, the webhooks lost and the duplicated comments.
+pub mod noisy;
 pub mod report;
 
 use std::sync::Arc;
@@ -98,6 +99,9 @@ pub async fn command(args: &E2eArgs) -> anyhow::Result<()> {
 }
 
 async fn runs(args: &E2eArgs) -> anyhow::Result<()> {
+    if args.noisy {
+        return noisy::command(args).await;
+    }
     if !args.matrix {
         let pace = if args.closed {
             Pace::Closed
@@ -132,7 +136,7 @@ async fn runs(args: &E2eArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn e2e_run(args: &E2eArgs, workers: u16, latency_ms: u64, pace: Pace) -> E2eRun {
+pub(crate) fn e2e_run(args: &E2eArgs, workers: u16, latency_ms: u64, pace: Pace) -> E2eRun {
     E2eRun {
         pipeline: PipelineSpec {
             workers: usize::from(workers),
@@ -179,7 +183,7 @@ fn validate(run: &E2eRun) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(pipeline: &Pipeline, run: &E2eRun) -> anyhow::Result<E2eResult> {
+pub(crate) async fn measure(pipeline: &Pipeline, run: &E2eRun) -> anyhow::Result<E2eResult> {
     let (jira, tenants) = (&pipeline.jira, pipeline.tenants.as_slice());
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let warmup_id = format!("w{run_id}");

@@ -189,6 +189,7 @@ impl TenantStore {
             forge_token_expires_at: Set(None),
             forge_installed_at: Set(Some(now)),
             calls_with: Set(None),
+            paused_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };

@@ -20,7 +20,7 @@ use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Transa
 
 use super::{StoreError, TenantStore};
 use crate::entities::tenants::{self, Column, Entity as Tenants};
-use crate::entities::{event_ledger, rules};
+use crate::entities::{event_ledger, held_events, rules, subject_order};
 use crate::forge::{CloudId, InstallationId};
 use crate::tenant::{ClientKey, ProductType, Protocol, Tenant, TenantState};
 
@@ -297,6 +297,11 @@ async fn merge(
             Column::ForgeInstalledAt,
             Expr::value(row.forge_installed_at),
         )
+        // Paused either way: the merged tenant stays paused.
+        .col_expr(
+            Column::PausedAt,
+            Expr::value(connect.paused_at.or(row.paused_at)),
+        )
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(connect.id))
         .exec(txn)
@@ -304,7 +309,7 @@ async fn merge(
     Ok(())
 }
 
-/// Rules and ledger rows follow their tenant to its new key.
+/// Rules, ledger rows and held events follow their tenant to its new key.
 async fn move_rows(
     txn: &DatabaseTransaction,
     old: &ClientKey,
@@ -318,6 +323,17 @@ async fn move_rows(
     event_ledger::Entity::update_many()
         .col_expr(event_ledger::Column::ClientKey, Expr::value(new.as_str()))
         .filter(event_ledger::Column::ClientKey.eq(old.as_str()))
+        .exec(txn)
+        .await?;
+    held_events::Entity::update_many()
+        .col_expr(held_events::Column::ClientKey, Expr::value(new.as_str()))
+        .filter(held_events::Column::ClientKey.eq(old.as_str()))
+        .exec(txn)
+        .await?;
+    // The order guards are not moved (the kept tenant may guard the same targets): the
+    // adopted side's subjects start a fresh order (docs/operations.md, "Order per subject").
+    subject_order::Entity::delete_many()
+        .filter(subject_order::Column::ClientKey.eq(old.as_str()))
         .exec(txn)
         .await?;
     Ok(())

@@ -11,9 +11,11 @@ use sea_orm::{
 
 mod forge;
 mod link;
+mod pause;
 mod purge;
 
 pub use link::Uninstalled;
+pub use pause::Resumed;
 pub use purge::PurgeReport;
 
 use super::cache::TenantCache;
@@ -162,6 +164,7 @@ impl TenantStore {
             forge_token_expires_at: NotSet,
             forge_installed_at: NotSet,
             calls_with: NotSet,
+            paused_at: NotSet,
             state: Set(state.as_str().to_owned()),
             installed_at: Set(now),
             enabled_at: Set(None),
@@ -329,6 +332,7 @@ impl TenantStore {
             enabled_at: row.enabled_at,
             disabled_at: row.disabled_at,
             uninstalled_at: row.uninstalled_at,
+            paused_at: row.paused_at,
             updated_at: row.updated_at,
         })
     }

@@ -2,7 +2,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::{StoreError, TenantStore};
-use crate::entities::{event_ledger, rules, tenants};
+use crate::entities::{event_ledger, held_events, rules, subject_order, tenants};
 use crate::tenant::ClientKey;
 
 /// What [`TenantStore::purge`] deleted.
@@ -12,11 +12,14 @@ pub struct PurgeReport {
     pub rules: u64,
     /// The tenant's event ledger rows.
     pub ledger_rows: u64,
+    /// The tenant's held events (it was paused).
+    pub held_events: u64,
 }
 
 impl TenantStore {
-    /// Deletes the tenant, its rules and its ledger rows in one transaction; `None` (and
-    /// nothing deleted) for an unknown client key.
+    /// Deletes the tenant, its rules, its ledger rows, its held events and its order guards
+    /// (the last event applied per subject) in one transaction;
+    /// `None` (and nothing deleted) for an unknown client key.
     ///
     /// Processes that cached the tenant's rules keep them until their cache entry expires.
     pub async fn purge(&self, client_key: &ClientKey) -> Result<Option<PurgeReport>, StoreError> {
@@ -38,11 +41,20 @@ impl TenantStore {
             .filter(event_ledger::Column::ClientKey.eq(key))
             .exec(&txn)
             .await?;
+        let held = held_events::Entity::delete_many()
+            .filter(held_events::Column::ClientKey.eq(key))
+            .exec(&txn)
+            .await?;
+        subject_order::Entity::delete_many()
+            .filter(subject_order::Column::ClientKey.eq(key))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         self.cache.invalidate(client_key).await;
         Ok(Some(PurgeReport {
             rules: rules.rows_affected,
             ledger_rows: ledger.rows_affected,
+            held_events: held.rows_affected,
         }))
     }
 }
@@ -107,9 +119,24 @@ mod tests {
         seed(&db, &store, "kept").await;
         let gone = ClientKey::parse("gone").unwrap();
         assert!(store.find_by_client_key(&gone).await.unwrap().is_some());
+        let held = crate::held::HeldEvents::new(db.clone());
+        let event = crate::envelope::EventEnvelope {
+            event_id: uuid::Uuid::new_v4(),
+            tenant: crate::tenant::TenantId::Connect(gone.clone()),
+            product: ProductType::Jira,
+            event: "jira:issue_created".into(),
+            webhook_id: None,
+            retry: 0,
+            flow: None,
+            received_at: chrono::Utc::now(),
+            payload: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+        };
+        held.hold(&gone, &event).await.unwrap();
 
         let report = store.purge(&gone).await.unwrap().expect("a known tenant");
         assert_eq!((report.rules, report.ledger_rows), (2, 3));
+        assert_eq!(report.held_events, 1);
+        assert_eq!(held.count(&gone).await.unwrap(), 0);
         assert!(store.find_by_client_key(&gone).await.unwrap().is_none());
         assert_eq!(
             crate::entities::tenants::Entity::find()

@@ -1,7 +1,8 @@
 //! `GET /api/activity?issueKey=KAN-1` (or `?pageId=123`): what hookline did about one issue
 //! or page of the caller's site, newest first, from the event ledger; without either, the
 //! site's latest activity, whatever it was about (events that named nothing to act on
-//! included, with their reason).
+//! included, with their reason), and whether the site is paused (`"pause"`: see
+//! [`super::pause`]).
 use chrono::{DateTime, Utc};
 use common::connect::QshRule;
 use common::ledger::{LedgerEntry, NO_RULE};
@@ -172,8 +173,14 @@ pub(crate) async fn activity(
         })
         .collect();
     let mut body = serde_json::json!({ "entries": views });
-    if let Some(subject) = subject {
-        body[subject.param()] = subject.value().into();
+    match subject {
+        Some(subject) => body[subject.param()] = subject.value().into(),
+        None => {
+            let pause = super::pause::status(state, tenant).await?;
+            body["pause"] = serde_json::to_value(pause).map_err(|error| {
+                ApiError::internal("the pause status could not be encoded", &error)
+            })?;
+        }
     }
     Ok(body)
 }

@@ -11,14 +11,15 @@
 //! | `PATCH /forge/ui/rules/{id}` | `{"enabled": bool}` (site admins) |
 //! | `DELETE /forge/ui/rules/{id}` | delete (site admins); 200 `{"deleted": id}` |
 //! | `POST /forge/ui/rules/preview` | render a template against a sample payload |
-//! | `GET /forge/ui/activity[?issueKey=…\|pageId=…]` | the ledger, site-wide or for one subject |
+//! | `GET /forge/ui/activity[?issueKey=…\|pageId=…]` | the ledger, site-wide (with whether the site is paused) or for one subject |
+//! | `POST /forge/ui/pause`, `POST /forge/ui/resume` | hold the site's events, or act on them again and release the held ones (site admins) |
 //!
 //! Whether Forge also puts the endpoint's `route.path` in front of the page's path is not
 //! documented (Atlassian's docs say the path is appended to the remote's `baseUrl`), so the
 //! same routes answer under `/forge/ui/forge/ui/…` too. The tenant is the token's installation
 //! and the user its `principal`, never anything in the body; the handlers are the Connect
-//! API's own (`rules`, `preview`, `activity`). Every answer, errors included, is JSON: Forge
-//! hands a non-JSON body to the page as nothing.
+//! API's own (`rules`, `preview`, `activity`, `pause`). Every answer, errors included, is
+//! JSON: Forge hands a non-JSON body to the page as nothing.
 use common::forge as protocol;
 use serde_json::{json, Value};
 use warp::filters::BoxedFilter;
@@ -28,6 +29,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::forge_user::ForgeUser;
+use super::pause::{self, Change};
 use super::rules::{answer, created, listed, shown};
 use super::{activity, json, preview, rules, PageUser, API_BODY_LIMIT};
 use crate::caller::forge::forge;
@@ -109,6 +111,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                 activity::answer(&state, user.tenant(), &query).await
             },
         );
+    let set = move |name: &'static str, change: Change| {
+        prefix()
+            .and(warp::path(name))
+            .and(warp::path::end())
+            .and(warp::post())
+            .and(user())
+            .then(move |user: PageUser, state: AppState| async move {
+                pause::answer(pause::set(&user, &state, change).await)
+            })
+    };
     site.or(list)
         .unify()
         .or(create)
@@ -120,6 +132,10 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(remove)
         .unify()
         .or(activity)
+        .unify()
+        .or(set("pause", Change::Pause))
+        .unify()
+        .or(set("resume", Change::Resume))
         .unify()
         .boxed()
 }

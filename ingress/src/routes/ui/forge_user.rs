@@ -100,7 +100,7 @@ impl ForgeUser {
         let Some(account_id) = self.account_id.as_deref() else {
             return Err(ApiError::forbidden(
                 "no_user",
-                "the call names no user, and only site admins may change rules",
+                "the call names no user, and only site admins may change rules or pause hookline",
             ));
         };
         let credential = match (&self.user_token, &self.system_token) {

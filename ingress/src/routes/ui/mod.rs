@@ -1,5 +1,6 @@
 //! The pages shown inside Jira and Confluence (rules admin, activity panel), their static
-//! assets and the JSON API their scripts call.
+//! assets and the JSON API their scripts call (rules, preview, activity, and pausing the
+//! site: [`pause`]).
 //!
 //! Pages are authorised by the page-load JWT (a `qsh` bound to the page request); the API by
 //! the context tokens the scripts get from `AP.context.getToken()`. Either way the tenant is
@@ -14,6 +15,7 @@ mod assets;
 mod forge;
 mod forge_user;
 mod pages;
+mod pause;
 mod preview;
 mod rules;
 pub mod security;
@@ -47,6 +49,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(preview::route(state.clone()))
         .unify()
         .or(activity::route(state.clone()))
+        .unify()
+        .or(pause::routes(state.clone()))
         .unify()
         .or(forge::routes(state))
         .unify()
