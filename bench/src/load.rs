@@ -138,7 +138,8 @@ impl LoadResult {
     }
 }
 
-fn per_sec(count: u64, elapsed: Duration) -> f64 {
+/// `count` per second over `elapsed` (0 when no time passed).
+pub(crate) fn per_sec(count: u64, elapsed: Duration) -> f64 {
     if elapsed.is_zero() {
         0.0
     } else {

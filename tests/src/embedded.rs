@@ -9,7 +9,7 @@ use common::rules::{RuleSpec, RuleStore};
 use common::tenant::{ClientKey, ProductType};
 use simulator::{ConnectSim, InstallMode, ProductSim, SimTenant};
 
-use crate::chaos::processes::{log_dir, Service};
+use crate::chaos::processes::{log_dir, run, Service};
 use crate::resources::ScratchDir;
 use crate::rules;
 use crate::settings::{free_port, pipeline_vars};
@@ -74,27 +74,9 @@ impl EmbeddedProcess {
     /// # Panics
     /// If it cannot run or fails.
     pub async fn command(&self, args: &[&str]) -> String {
-        let test = std::env::current_exe().expect("the test's own path");
-        let binary = test
-            .parent()
-            .and_then(std::path::Path::parent)
-            .expect("target/<profile>/deps")
-            .join("hookline");
-        let output = tokio::process::Command::new(binary)
-            .args(args)
-            .env_clear()
-            .envs(self.env())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .output()
+        run("hookline", args, &self.env())
             .await
-            .expect("hookline runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "hookline {args:?} failed: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Where the processes' logs are (`hookline-up-{n}.log`).

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use simulator::{payloads, SendOptions, SimTenant};
+use tests::chaos::summary::quantile;
 use tests::patience::settle;
 use tests::{in_both_modes, E2e, Mode};
 
@@ -115,12 +116,12 @@ async fn a_flooding_site_does_not_delay_the_others(mode: Mode) {
     let (lost, duplicates) =
         lost_and_duplicates(&app, std::iter::once(&flood).chain(&quiet), &counts);
     let (q50, q99) = (
-        percentile(&quiet_latency.1, 50),
-        percentile(&quiet_latency.1, 99),
+        quantile(&quiet_latency.1, 0.50),
+        quantile(&quiet_latency.1, 0.99),
     );
     let (f50, f99) = (
-        percentile(&flood_latency.1, 50),
-        percentile(&flood_latency.1, 99),
+        quantile(&flood_latency.1, 0.50),
+        quantile(&flood_latency.1, 0.99),
     );
     println!(
         "fairness {mode:?}: quiet {} events p50 {q50:?} p99 {q99:?}; flood {} events p50 {f50:?} p99 {f99:?}; sending {sending_took:.1?}, drained after {drained_after:.1?}; lost {lost}, duplicates {duplicates}",
@@ -294,13 +295,4 @@ fn lost_and_duplicates<'a>(
         lost += counts[&site.client_key].saturating_sub(per_issue.len());
     }
     (lost, duplicates)
-}
-
-/// The `p`th percentile of sorted `values` (zero when there are none).
-fn percentile(values: &[Duration], p: usize) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = (values.len() * p).div_ceil(100).saturating_sub(1);
-    values[index.min(values.len() - 1)]
 }

@@ -217,29 +217,9 @@ impl Cluster {
     }
 
     /// Runs `hookline {args}` (the CLI, as an operator would, on the services' settings) and
-    /// returns its standard output. The binary is the one `cargo test --workspace` builds
-    /// beside the test (`cargo build -p hookline` when a test is run alone).
+    /// returns its standard output (`cargo build -p hookline` when a test is run alone).
     pub async fn hookline(&self, args: &[&str]) -> anyhow::Result<String> {
-        let test = std::env::current_exe()?;
-        let binary = test
-            .parent()
-            .and_then(Path::parent)
-            .context("the test binary is in target/<profile>/deps")?
-            .join("hookline");
-        let output = tokio::process::Command::new(&binary)
-            .args(args)
-            .env_clear()
-            .envs(self.env(0))
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .output()
-            .await
-            .with_context(|| format!("running {}", binary.display()))?;
-        anyhow::ensure!(
-            output.status.success(),
-            "hookline {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        processes::run("hookline", args, &self.env(0)).await
     }
 
     async fn add_echo_rule(&self, client_key: &ClientKey) -> anyhow::Result<()> {

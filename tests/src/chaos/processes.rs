@@ -23,6 +23,29 @@ fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Runs the built binary `program` with `args` and only the variables `env` (and `PATH`),
+/// as an operator runs a command beside the services; its standard output, or an error with
+/// both outputs if it failed.
+pub async fn run(program: &str, args: &[&str], env: &[(String, String)]) -> anyhow::Result<String> {
+    let path = binary(program)?;
+    let output = Command::new(&path)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .await
+        .with_context(|| format!("running {}", path.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "{program} {args:?} failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
 /// `target/{name}`, emptied: where this run's services write their logs.
 pub fn log_dir(name: &str) -> anyhow::Result<PathBuf> {
     let dir = binary_dir()?

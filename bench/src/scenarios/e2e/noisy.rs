@@ -12,7 +12,7 @@ use super::{e2e_run, measure};
 use crate::cli::E2eArgs;
 use crate::comments::{recorded, tally, wait_for_comments, Comments};
 use crate::fixture;
-use crate::load::{self, LoadPlan, Pace};
+use crate::load::{self, per_sec, LoadPlan, Pace};
 use crate::pipeline::{Pipeline, PipelineSpec};
 use crate::report::{ms, thousands};
 use crate::signed::sign_webhooks;
@@ -163,15 +163,6 @@ async fn measure_noisy(
         quiet: quiet_comments,
         quiet_accepted: quiet_sent.accepted(),
     })
-}
-
-fn per_sec(count: u64, window: Duration) -> f64 {
-    let seconds = window.as_secs_f64();
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
-    }
 }
 
 fn quiet_percentile(quiet: &Comments, p: f64) -> String {
