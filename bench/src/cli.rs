@@ -35,6 +35,10 @@ pub enum Command {
     /// Many large webhooks at once at the release ingress: its peak memory against its memory
     /// at ready (`server.large_bodies_at_once` bounds it). Needs `cargo build --release -p ingress`.
     LargeBodies(LargeArgs),
+    /// `hookline up` on its default (SQLite, local queue) without and with group commit, against
+    /// the peer (one Node process): saturation, the worker's drain, half-saturation latency.
+    /// Needs `npm ci --prefix bench/peer` unless --no-peer.
+    Embedded(EmbeddedArgs),
     /// Ceiling, peer at saturation (1 and 2 processes), ingress at saturation, ingress at half
     /// that rate and the broker alone at that rate; ends with a Markdown table.
     All(AllArgs),
@@ -176,6 +180,10 @@ pub struct E2eArgs {
     /// `RUST_LOG` wins). Their output goes to standard error.
     #[arg(long, default_value = "warn")]
     pub process_log_level: String,
+    /// A setting for every process, as `HOOKLINE_VAR=value` (repeatable), e.g.
+    /// `HOOKLINE_DATABASE__GROUP_COMMIT_ROWS=1` to measure without group commit.
+    #[arg(long = "setting", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
     /// Worker processes {1, 2} x Jira latency {0, 100 ms}: at each, saturation (closed loop),
     /// then the open loop at half the throughput found; ends with one Markdown table.
     #[arg(long, conflicts_with_all = ["workers", "jira_latency_ms", "closed"])]
@@ -185,6 +193,31 @@ pub struct E2eArgs {
     /// off and on; and one tenant alone at saturation, lanes off and on (their cost).
     #[arg(long, conflicts_with_all = ["matrix", "workers", "closed", "tenants"])]
     pub noisy: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EmbeddedArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// How long the simulated Jira takes to answer each call, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub jira_latency_ms: u64,
+    /// Seconds without a new comment after which the missing ones count as lost.
+    #[arg(long, default_value_t = 60)]
+    pub drain_timeout_secs: u64,
+    /// Leave the peer out (no Node needed).
+    #[arg(long)]
+    pub no_peer: bool,
+}
+
+/// `HOOKLINE_VAR=value`.
+fn parse_setting(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((var, value)) if var.starts_with("HOOKLINE_") => {
+            Ok((var.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("{raw:?} is not HOOKLINE_VAR=value")),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

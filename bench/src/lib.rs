@@ -8,6 +8,7 @@ pub mod broker;
 pub mod cli;
 pub mod comments;
 pub mod cpu;
+pub mod embedded;
 pub mod fixture;
 pub mod forge;
 pub mod harness;

@@ -212,7 +212,7 @@ fn with(env: &[(String, String)], var: &str, value: u16) -> Vec<(String, String)
 
 /// Registers every tenant with the simulator and stores it (installed, enabled) with one rule:
 /// a comment on every created issue.
-async fn install(
+pub(crate) async fn install(
     settings: &Settings,
     jira: &ProductSim,
     tenants: &[BenchTenant],

@@ -77,7 +77,7 @@ impl Pipeline {
     async fn embedded(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let lock = lock_data_dir(&settings.data_dir.0)?;
         let stores = Stores::open(&settings).await?;
-        let queue = LocalQueue::new(stores.db.clone());
+        let queue = LocalQueue::with_batcher(stores.db.clone(), stores.writes.clone());
         let application = Application::build_with(
             settings.clone(),
             stores.clone(),

@@ -11,6 +11,7 @@ use sea_orm::{
     QuerySelect,
 };
 
+use crate::batch::WriteBatcher;
 use crate::entities::event_ledger::{self, Column, Entity as Ledger};
 use crate::tenant::{ClientKey, ProductType};
 
@@ -128,12 +129,20 @@ pub struct LedgerEntry {
 #[derive(Clone)]
 pub struct LedgerStore {
     db: DatabaseConnection,
+    writes: WriteBatcher,
 }
 
 impl LedgerStore {
-    /// A ledger over `db`.
+    /// A ledger over `db`, with a group commit of its own (the default limits).
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writes = WriteBatcher::new(db.clone(), Default::default());
+        Self::with_batcher(db, writes)
+    }
+
+    /// A ledger over `db` whose claims, completions and failures are group-committed through
+    /// `writes`: the concurrent events of a worker share one transaction (one commit).
+    pub fn with_batcher(db: DatabaseConnection, writes: WriteBatcher) -> Self {
+        Self { db, writes }
     }
 
     fn key_filter(key: &LedgerKey) -> Condition {
@@ -181,9 +190,13 @@ impl LedgerStore {
     ) -> Result<(), DbErr> {
         let mut row = Self::new_row(key, receipt, status, Utc::now());
         row.error = Set(reason.map(str::to_owned));
-        Ledger::insert(row)
-            .on_conflict(Self::unique_key().do_nothing().to_owned())
-            .exec_without_returning(&self.db)
+        self.writes
+            .write(move |batch| async move {
+                Ledger::insert(row)
+                    .on_conflict(Self::unique_key().do_nothing().to_owned())
+                    .exec_without_returning(&*batch)
+                    .await
+            })
             .await
             .map(drop)
     }
@@ -225,21 +238,29 @@ impl LedgerStore {
             ])
             .action_and_where(free)
             .to_owned();
-        match Ledger::insert(row)
-            .on_conflict(claim)
-            .exec_with_returning(&self.db)
+        let (rule_id, own_key) = (key.rule_id, Self::key_filter(key));
+        // In the batch's transaction, so a row an earlier write of the batch made is seen.
+        self.writes
+            .write(move |batch| async move {
+                match Ledger::insert(row)
+                    .on_conflict(claim)
+                    .exec_with_returning(&*batch)
+                    .await
+                {
+                    Ok(claimed) => Ok((to_entry(claimed)?, true)),
+                    // The pair exists and is done, dead, or held by someone else: read it as
+                    // it stands.
+                    Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => {
+                        let row = Ledger::find().filter(own_key).one(&*batch).await?;
+                        let entry = row.map(to_entry).transpose()?.ok_or_else(|| {
+                            DbErr::RecordNotFound(format!("ledger row of rule {rule_id}"))
+                        })?;
+                        Ok((entry, false))
+                    }
+                    Err(error) => Err(error),
+                }
+            })
             .await
-        {
-            Ok(claimed) => Ok((to_entry(claimed)?, true)),
-            // The pair exists and is done, dead, or held by someone else: read it as it stands.
-            Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => {
-                let entry = self.find(key).await?.ok_or_else(|| {
-                    DbErr::RecordNotFound(format!("ledger row of rule {}", key.rule_id))
-                })?;
-                Ok((entry, false))
-            }
-            Err(error) => Err(error),
-        }
     }
 
     /// Releases every lease on a pending pair, so the next copy of its delivery acts at once
@@ -289,7 +310,7 @@ impl LedgerStore {
     /// Lets go of a pending pair this caller holds without counting its attempt, because
     /// nothing was tried (it waits for another event): the next copy acts at once.
     pub async fn hand_back(&self, key: &LedgerKey) -> Result<(), DbErr> {
-        Ledger::update_many()
+        let update = Ledger::update_many()
             .col_expr(
                 Column::LeaseUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
@@ -298,8 +319,9 @@ impl LedgerStore {
             .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(Self::key_filter(key))
             .filter(Column::Status.eq(LedgerStatus::Pending.as_str()))
-            .filter(Column::Attempts.gt(0))
-            .exec(&self.db)
+            .filter(Column::Attempts.gt(0));
+        self.writes
+            .write(move |batch| async move { update.exec(&*batch).await })
             .await
             .map(drop)
     }
@@ -331,7 +353,7 @@ impl LedgerStore {
         error: Option<&str>,
         result_id: Option<&str>,
     ) -> Result<(), DbErr> {
-        Ledger::update_many()
+        let update = Ledger::update_many()
             .col_expr(Column::Status, Expr::value(status.as_str()))
             .col_expr(Column::Error, Expr::value(error.map(str::to_owned)))
             .col_expr(Column::ResultId, Expr::value(result_id.map(str::to_owned)))
@@ -340,8 +362,9 @@ impl LedgerStore {
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
             .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(Self::key_filter(key))
-            .exec(&self.db)
+            .filter(Self::key_filter(key));
+        self.writes
+            .write(move |batch| async move { update.exec(&*batch).await })
             .await
             .map(drop)
     }

@@ -23,6 +23,7 @@
 
 pub mod amqp;
 pub mod base_url;
+pub mod batch;
 pub mod config;
 pub mod connect;
 pub mod crypto;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::base_url::BaseUrlPolicy;
+use crate::batch::WriteBatcher;
 use crate::config::Settings;
 use crate::crypto::{CryptoError, Keyring};
 use crate::held::HeldEvents;
@@ -34,8 +35,11 @@ pub struct Stores {
     pub tenants: TenantStore,
     /// Tenants' rules, cached per tenant.
     pub rules: RuleStore,
-    /// The event ledger.
+    /// The event ledger (its claims and completions group-committed through `writes`).
     pub ledger: LedgerStore,
+    /// The process's group commit (`database.group_commit_*`): the ledger's writes and, in
+    /// the embedded mode, the local queue's share its transactions.
+    pub writes: WriteBatcher,
     /// The events of paused tenants, held until they are resumed.
     pub held: HeldEvents,
     /// Which tenant `baseUrl`s calls may go to.
@@ -55,6 +59,7 @@ impl Stores {
 
     /// The stores over an open, migrated database.
     pub fn over(db: DatabaseConnection, keyring: Arc<Keyring>, settings: &Settings) -> Self {
+        let writes = WriteBatcher::new(db.clone(), settings.database.group_commit());
         Self {
             tenants: TenantStore::new(
                 db.clone(),
@@ -62,7 +67,8 @@ impl Stores {
                 settings.database.tenant_cache_ttl(),
             ),
             rules: RuleStore::new(db.clone(), settings.database.rules_cache_ttl()),
-            ledger: LedgerStore::new(db.clone()),
+            ledger: LedgerStore::with_batcher(db.clone(), writes.clone()),
+            writes,
             held: HeldEvents::new(db.clone()),
             base_urls: BaseUrlPolicy::new(&settings.app.allowed_base_url_hosts),
             keyring,

@@ -2,6 +2,7 @@
 pub mod all;
 pub mod ceiling;
 pub mod e2e;
+pub mod embedded;
 pub mod ingress;
 pub mod large;
 pub mod peer;
@@ -34,6 +35,7 @@ pub async fn run(command: Command, runtime: RuntimeArgs) -> anyhow::Result<()> {
             let result = large::run(&args).await?;
             println!("{}", large::report(&result));
         }
+        Command::Embedded(args) => embedded::run(&args, runtime.load_threads).await?,
         Command::All(args) => all::run(&args, runtime).await?,
     }
     Ok(())

@@ -68,6 +68,12 @@ pub struct DatabaseSettings {
     /// How long a tenant's rules stay cached, seconds (changes made elsewhere show up within
     /// it; every process drops its own changes at once).
     pub rules_cache_ttl_secs: u64,
+    /// Most writes in one transaction (group commit of the embedded queue's events and the
+    /// ledger's claims and completions); 1 writes each on its own.
+    pub group_commit_rows: usize,
+    /// How long a small batch waits for more writes, microseconds (0: no wait; what arrives
+    /// during a commit is batched either way).
+    pub group_commit_wait_us: u64,
 }
 
 impl DatabaseSettings {
@@ -80,6 +86,14 @@ impl DatabaseSettings {
     pub fn rules_cache_ttl(&self) -> Duration {
         Duration::from_secs(self.rules_cache_ttl_secs)
     }
+
+    /// The embedded queue's group commit.
+    pub fn group_commit(&self) -> crate::batch::CommitLimits {
+        crate::batch::CommitLimits {
+            max_rows: self.group_commit_rows,
+            wait: Duration::from_micros(self.group_commit_wait_us),
+        }
+    }
 }
 
 impl Default for DatabaseSettings {
@@ -89,6 +103,8 @@ impl Default for DatabaseSettings {
             max_connections: 10,
             tenant_cache_ttl_secs: 60,
             rules_cache_ttl_secs: 30,
+            group_commit_rows: 256,
+            group_commit_wait_us: 0,
         }
     }
 }
@@ -132,6 +148,8 @@ impl fmt::Debug for DatabaseSettings {
             .field("max_connections", &self.max_connections)
             .field("tenant_cache_ttl_secs", &self.tenant_cache_ttl_secs)
             .field("rules_cache_ttl_secs", &self.rules_cache_ttl_secs)
+            .field("group_commit_rows", &self.group_commit_rows)
+            .field("group_commit_wait_us", &self.group_commit_wait_us)
             .finish()
     }
 }

@@ -162,6 +162,7 @@ impl Settings {
                 "must be 1 to 300 s (0 would refuse every body; more lets stalled clients pile up)",
             ));
         }
+        self.validate_database()?;
         self.validate_outbound()?;
         self.validate_forge()?;
         if self.worker.prefetch == 0 {
@@ -194,6 +195,22 @@ impl Settings {
 }
 
 impl Settings {
+    fn validate_database(&self) -> Result<(), ConfigError> {
+        if !(1..=4096).contains(&self.database.group_commit_rows) {
+            return Err(unsafe_setting(
+                "database.group_commit_rows",
+                "must be 1 to 4096 (1: every write its own transaction)",
+            ));
+        }
+        if self.database.group_commit_wait_us > 100_000 {
+            return Err(unsafe_setting(
+                "database.group_commit_wait_us",
+                "must be at most 100000 (0.1 s): every webhook in a batch waits for it",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_outbound(&self) -> Result<(), ConfigError> {
         let outbound = &self.outbound;
         if !outbound.tenant_calls_per_second.is_finite() || outbound.tenant_calls_per_second < 0.0 {
@@ -300,6 +317,40 @@ mod tests {
         assert_eq!(settings.database_url(), "postgres://db/hookline");
         assert_eq!(settings.server.port, 9000);
         assert_eq!(settings.app.scopes, ["READ", "WRITE", "DELETE"]);
+    }
+
+    #[test]
+    fn group_commit_limits_out_of_range_are_refused_by_name() {
+        for (var, value, named) in [
+            (
+                "HOOKLINE_DATABASE__GROUP_COMMIT_ROWS",
+                "0",
+                "database.group_commit_rows",
+            ),
+            (
+                "HOOKLINE_DATABASE__GROUP_COMMIT_ROWS",
+                "5000",
+                "database.group_commit_rows",
+            ),
+            (
+                "HOOKLINE_DATABASE__GROUP_COMMIT_WAIT_US",
+                "200000",
+                "database.group_commit_wait_us",
+            ),
+        ] {
+            let error = load(&[(var, value)]).unwrap_err().to_string();
+            assert!(error.contains(named), "{var}={value}: {error}");
+        }
+        let settings = load(&[
+            ("HOOKLINE_DATABASE__GROUP_COMMIT_ROWS", "1"),
+            ("HOOKLINE_DATABASE__GROUP_COMMIT_WAIT_US", "500"),
+        ])
+        .unwrap();
+        let limits = settings.database.group_commit();
+        assert_eq!(
+            (limits.max_rows, limits.wait),
+            (1, std::time::Duration::from_micros(500))
+        );
     }
 
     #[test]

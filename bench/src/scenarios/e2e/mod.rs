@@ -144,7 +144,7 @@ pub(crate) fn e2e_run(args: &E2eArgs, workers: u16, latency_ms: u64, pace: Pace)
             jira_latency: Duration::from_millis(latency_ms),
             worker_prefetch: args.worker_prefetch,
             log_level: args.process_log_level.clone(),
-            extra_env: Vec::new(),
+            extra_env: args.settings.clone(),
         },
         events: args.events,
         pace,

@@ -1,7 +1,8 @@
 //! The embedded mode's queue: a table in the same database, so an event the ingress answered
 //! 2xx for survives a restart. The semantics match the RabbitMQ path: at-least-once delivery
 //! (a lease that expires redelivers), retries with delays, dead letters. One process consumes
-//! it (the embedded mode runs a single worker loop).
+//! it (the embedded mode runs a single worker loop). Accepted and settled events are written
+//! by group commit ([`crate::batch`]): concurrent webhooks share one transaction and one fsync.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +12,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use tokio::sync::Notify;
 
 use super::lane::{Lane, LanePublisher};
 use super::PublishError;
+use crate::batch::{CommitStats, WriteBatcher};
 use crate::entities::local_queue::{self, Column, Entity as Queue};
 use crate::envelope::{EventEnvelope, QueueMessage};
 
@@ -37,19 +39,34 @@ pub struct LocalDelivery {
 #[derive(Clone)]
 pub struct LocalQueue {
     db: DatabaseConnection,
+    writes: WriteBatcher,
     arrived: Arc<Notify>,
 }
 
 impl LocalQueue {
-    /// A queue in `db` (migrated).
+    /// A queue in `db` (migrated) with a group commit of its own (the default limits).
     pub fn new(db: DatabaseConnection) -> Self {
+        let writes = WriteBatcher::new(db.clone(), Default::default());
+        Self::with_batcher(db, writes)
+    }
+
+    /// A queue in `db` whose inserts and deletes share `writes`' batches (with the ledger's
+    /// writes, in the embedded pipeline: [`crate::stores::Stores::writes`]).
+    pub fn with_batcher(db: DatabaseConnection, writes: WriteBatcher) -> Self {
         Self {
             db,
+            writes,
             arrived: Arc::new(Notify::new()),
         }
     }
 
-    /// Appends an event to `lane`; durable once this returns.
+    /// How much the group commit batched since it started (every user of the batcher).
+    pub fn commit_stats(&self) -> CommitStats {
+        self.writes.stats()
+    }
+
+    /// Appends an event to `lane`; durable (committed with whatever else was written at that
+    /// moment) once this returns.
     pub async fn push(&self, event: &EventEnvelope, lane: Lane) -> Result<(), DbErr> {
         let now = Utc::now();
         let unencodable = |error: &dyn std::fmt::Display| {
@@ -69,7 +86,11 @@ impl LocalQueue {
             dead_reason: Set(None),
             created_at: Set(now),
         };
-        Queue::insert(row).exec_without_returning(&self.db).await?;
+        self.writes
+            .write(move |batch| async move {
+                Queue::insert(row).exec_without_returning(&*batch).await
+            })
+            .await?;
         self.arrived.notify_one();
         Ok(())
     }
@@ -92,33 +113,34 @@ impl LocalQueue {
                     .add(Column::ClaimedUntil.is_null())
                     .add(Column::ClaimedUntil.lt(now)),
             );
-        let rows = Queue::find()
+        let until = now
+            + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+        // One statement: the oldest ready rows, leased only if still ready (a guard against a
+        // second claimer).
+        let oldest = Queue::find()
+            .select_only()
+            .column(Column::Id)
             .filter(ready.clone())
             .order_by_asc(Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .into_query();
+        let mut rows = Queue::update_many()
+            .col_expr(Column::ClaimedUntil, Expr::value(Some(until)))
+            .filter(Column::Id.in_subquery(oldest))
+            .filter(ready)
+            .exec_with_returning(&self.db)
             .await?;
-        let until = now
-            + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            // Claim each row only if it is still ready (a guard against a second claimer).
-            let result = Queue::update_many()
-                .col_expr(Column::ClaimedUntil, Expr::value(Some(until)))
-                .filter(Column::Id.eq(row.id))
-                .filter(ready.clone())
-                .exec(&self.db)
-                .await?;
-            if result.rows_affected == 1 {
-                claimed.push(LocalDelivery {
-                    id: row.id,
-                    message: QueueMessage::from_bytes(row.message.as_bytes())
-                        .map_err(|e| e.to_string()),
-                    attempt: u32::try_from(row.attempt).unwrap_or(1).max(1),
-                    lane,
-                });
-            }
-        }
+        rows.sort_unstable_by_key(|row| row.id);
+        let claimed = rows
+            .into_iter()
+            .map(|row| LocalDelivery {
+                id: row.id,
+                message: QueueMessage::from_bytes(row.message.as_bytes())
+                    .map_err(|e| e.to_string()),
+                attempt: u32::try_from(row.attempt).unwrap_or(1).max(1),
+                lane,
+            })
+            .collect();
         Ok(claimed)
     }
 
@@ -142,9 +164,12 @@ impl LocalQueue {
         Ok(released.rows_affected)
     }
 
-    /// Removes a processed message.
+    /// Removes a processed message (committed with whatever else was written at that moment).
     pub async fn ack(&self, id: i64) -> Result<(), DbErr> {
-        Queue::delete_by_id(id).exec(&self.db).await.map(drop)
+        self.writes
+            .write(move |batch| async move { Queue::delete_by_id(id).exec(&*batch).await })
+            .await
+            .map(drop)
     }
 
     /// Makes a message available again after `delay`, as attempt `attempt`.
