@@ -17,6 +17,7 @@ mod m20261203_000006_tenant_calls_with;
 mod m20261203_000007_subject_order;
 mod m20261203_000008_tenant_pause;
 mod m20261203_000009_local_queue_lanes;
+mod m20261203_000010_local_queue_claim_index;
 
 /// Applies and reverts every migration of hookline, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_subject_order::Migration),
             Box::new(m20261203_000008_tenant_pause::Migration),
             Box::new(m20261203_000009_local_queue_lanes::Migration),
+            Box::new(m20261203_000010_local_queue_claim_index::Migration),
         ]
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use super::lane::{Lane, LanePublisher};
 use super::PublishError;
-use crate::batch::{CommitStats, WriteBatcher};
+use crate::batch::{Batch, Combiner, CommitStats, WriteBatcher};
 use crate::entities::local_queue::{self, Column, Entity as Queue};
 use crate::envelope::{EventEnvelope, QueueMessage};
 
@@ -40,6 +40,10 @@ pub struct LocalDelivery {
 pub struct LocalQueue {
     db: DatabaseConnection,
     writes: WriteBatcher,
+    /// Accepted events: one multi-row insert per batch.
+    inserts: Combiner<local_queue::ActiveModel>,
+    /// Settled events: one delete per batch.
+    deletes: Combiner<i64>,
     arrived: Arc<Notify>,
 }
 
@@ -54,6 +58,8 @@ impl LocalQueue {
     /// writes, in the embedded pipeline: [`crate::stores::Stores::writes`]).
     pub fn with_batcher(db: DatabaseConnection, writes: WriteBatcher) -> Self {
         Self {
+            inserts: Combiner::new(writes.clone(), insert_rows),
+            deletes: Combiner::new(writes.clone(), delete_ids),
             db,
             writes,
             arrived: Arc::new(Notify::new()),
@@ -86,11 +92,7 @@ impl LocalQueue {
             dead_reason: Set(None),
             created_at: Set(now),
         };
-        self.writes
-            .write(move |batch| async move {
-                Queue::insert(row).exec_without_returning(&*batch).await
-            })
-            .await?;
+        self.inserts.write(row).await?;
         self.arrived.notify_one();
         Ok(())
     }
@@ -166,10 +168,7 @@ impl LocalQueue {
 
     /// Removes a processed message (committed with whatever else was written at that moment).
     pub async fn ack(&self, id: i64) -> Result<(), DbErr> {
-        self.writes
-            .write(move |batch| async move { Queue::delete_by_id(id).exec(&*batch).await })
-            .await
-            .map(drop)
+        self.deletes.write(id).await
     }
 
     /// Makes a message available again after `delay`, as attempt `attempt`.
@@ -281,6 +280,30 @@ impl LocalQueue {
     pub async fn wait(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.arrived.notified()).await;
     }
+}
+
+/// The statement of a group of accepted events.
+fn insert_rows(
+    rows: Vec<local_queue::ActiveModel>,
+    batch: Batch,
+) -> BoxFuture<'static, Result<(), DbErr>> {
+    Box::pin(async move {
+        Queue::insert_many(rows)
+            .exec_without_returning(&*batch)
+            .await
+            .map(drop)
+    })
+}
+
+/// The statement of a group of settled events.
+fn delete_ids(ids: Vec<i64>, batch: Batch) -> BoxFuture<'static, Result<(), DbErr>> {
+    Box::pin(async move {
+        Queue::delete_many()
+            .filter(Column::Id.is_in(ids))
+            .exec(&*batch)
+            .await
+            .map(drop)
+    })
 }
 
 impl LanePublisher for LocalQueue {

@@ -2,14 +2,16 @@
 //! fsync on SQLite, one WAL flush on PostgreSQL) serves a whole batch. The embedded queue's
 //! inserts and deletes and the ledger's claims and completions go through a [`WriteBatcher`].
 //!
-//! One writer task per batcher runs each batch's writes in turn in one transaction and commits
-//! it. A caller is answered only after the commit, so what it wrote is durable when it hears
+//! A writer task (one on SQLite, a few side by side on PostgreSQL) runs each batch's writes in
+//! turn in one transaction and commits it. A caller is answered only after the commit, so what it wrote is durable when it hears
 //! Ok, exactly as with a transaction of its own. Batches form on their own while the previous
 //! commit runs; with [`CommitLimits::wait`] a small batch also waits a moment for more. If any
 //! write of a batch fails, the whole batch is rolled back and every caller in it gets an error
 //! (PostgreSQL would otherwise roll the aborted transaction back at commit without saying so):
 //! nothing is ever reported done that was not committed, and each caller retries as it would
 //! after a failed write of its own.
+mod combine;
+
 use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,9 +19,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+
+pub use self::combine::{Apply, Combiner};
 
 /// How big a batch may grow and how long the writer waits for it to grow
 /// (`database.group_commit_rows`, `database.group_commit_wait_us`).
@@ -91,6 +98,11 @@ impl WriteBatcher {
         }
     }
 
+    /// Its limits.
+    pub fn limits(&self) -> CommitLimits {
+        self.limits
+    }
+
     /// Commits and writes so far.
     pub fn stats(&self) -> CommitStats {
         CommitStats {
@@ -109,6 +121,9 @@ impl WriteBatcher {
         Fut: Future<Output = Result<T, DbErr>> + Send + 'static,
         T: Send + 'static,
     {
+        if self.limits.max_rows <= 1 {
+            return self.write_alone(write).await;
+        }
         let (done, committed) = oneshot::channel();
         let run = Box::new(
             move |batch: Batch| -> BoxFuture<'static, Result<Output, DbErr>> {
@@ -127,31 +142,72 @@ impl WriteBatcher {
             .map_err(|_| DbErr::Custom("a write's result had another type".into()))
     }
 
+    /// Group commit off (`database.group_commit_rows` 1): the write in a transaction of its
+    /// own, on any connection of the pool, at once (concurrent writes run side by side).
+    async fn write_alone<T, F, Fut>(&self, write: F) -> Result<T, DbErr>
+    where
+        F: FnOnce(Batch) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        let transaction = Arc::new(self.db.begin().await?);
+        let result = write(transaction.clone()).await?;
+        let transaction = Arc::try_unwrap(transaction)
+            .map_err(|_| DbErr::Custom("a write kept its transaction".into()))?;
+        transaction.commit().await?;
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(result)
+    }
+
     fn sender(&self) -> &mpsc::Sender<Job> {
         self.jobs.get_or_init(|| {
             let (jobs, receiver) = mpsc::channel(BACKLOG);
-            tokio::spawn(write_batches(
-                self.db.clone(),
-                receiver,
-                self.limits,
-                self.stats.clone(),
-            ));
+            let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+            for _ in 0..writers(&self.db) {
+                tokio::spawn(write_batches(
+                    self.db.clone(),
+                    receiver.clone(),
+                    self.limits,
+                    self.stats.clone(),
+                ));
+            }
             jobs
         })
     }
 }
 
+/// Writer tasks per batcher: SQLite has one writer at a time, so one; PostgreSQL commits
+/// transactions side by side, so while one batch commits (a WAL flush and a round trip per
+/// statement) others gather and run.
+fn writers(db: &DatabaseConnection) -> usize {
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => 1,
+        _ => POSTGRES_WRITERS,
+    }
+}
+
+/// Writer tasks on PostgreSQL: a few of the pool's connections (`database.max_connections`,
+/// 10 by default), leaving the rest to reads.
+const POSTGRES_WRITERS: usize = 3;
+
 async fn write_batches(
     db: DatabaseConnection,
-    mut jobs: mpsc::Receiver<Job>,
+    jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     limits: CommitLimits,
     stats: Arc<Counters>,
 ) {
     let max_rows = limits.max_rows.max(1);
     let mut batch = Vec::with_capacity(max_rows);
-    while let Some(first) = jobs.recv().await {
-        batch.push(first);
-        gather(&mut jobs, &mut batch, max_rows, limits.wait).await;
+    loop {
+        {
+            // One writer gathers at a time; the others run their batches meanwhile.
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                return;
+            };
+            batch.push(first);
+            gather(&mut jobs, &mut batch, max_rows, limits.wait).await;
+        }
         let count = batch.len();
         if run_batch(&db, batch.drain(..)).await {
             stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -296,51 +352,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrent_writes_share_commits_and_every_one_is_stored() {
+    async fn concurrent_pushes_share_commits_and_statements_and_every_one_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let db = file_db(&dir).await;
         let queue = queue(&db, CommitLimits::default());
-        let events: Vec<_> = (0..200).map(event).collect();
+        let events: Vec<_> = (0..300).map(event).collect();
         let pushed = join_all(events.iter().map(|e| queue.push(e, Lane::Main))).await;
         assert!(pushed.iter().all(Result::is_ok), "{pushed:?}");
-        assert_eq!(rows(&db).await, 200);
+        assert_eq!(rows(&db).await, 300);
         let stats = queue.commit_stats();
-        assert_eq!(stats.writes, 200);
-        assert!(stats.commits < 20, "200 concurrent writes took {stats:?}");
+        assert!(stats.commits < 10, "300 concurrent pushes took {stats:?}");
+        assert!(
+            (2..10).contains(&stats.writes),
+            "300 pushes are at least two statements of at most 256 rows, and few: {stats:?}"
+        );
+        let claimed = queue
+            .claim(Lane::Main, 300, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 300);
+        let acked = join_all(claimed.iter().map(|d| queue.ack(d.id))).await;
+        assert!(acked.iter().all(Result::is_ok));
+        assert_eq!(rows(&db).await, 0);
     }
 
     #[tokio::test]
-    async fn a_batch_keeps_to_its_row_limit_and_deletes_commit_with_inserts() {
+    async fn with_one_row_a_batch_every_write_commits_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let limits = CommitLimits {
+            max_rows: 1,
+            wait: Duration::ZERO,
+        };
+        let queue = queue(&db, limits);
+        let events: Vec<_> = (0..20).map(event).collect();
+        let pushed = join_all(events.iter().map(|e| queue.push(e, Lane::Main))).await;
+        assert!(pushed.iter().all(Result::is_ok), "{pushed:?}");
+        assert_eq!(rows(&db).await, 20);
+        let stats = queue.commit_stats();
+        assert_eq!((stats.commits, stats.writes), (20, 20));
+    }
+
+    #[tokio::test]
+    async fn a_batch_keeps_to_its_row_limit() {
         let dir = tempfile::tempdir().unwrap();
         let db = file_db(&dir).await;
         let limits = CommitLimits {
             max_rows: 8,
             wait: Duration::from_millis(2),
         };
-        let queue = queue(&db, limits);
-        let events: Vec<_> = (0..40).map(event).collect();
-        join_all(events.iter().map(|e| queue.push(e, Lane::Main))).await;
-        assert!(
-            queue.commit_stats().commits >= 5,
-            "{:?}",
-            queue.commit_stats()
-        );
-        let claimed = queue
-            .claim(Lane::Main, 40, Duration::from_secs(60))
-            .await
-            .unwrap();
-        assert_eq!(claimed.len(), 40);
-        let more: Vec<_> = (40..50).map(event).collect();
-        let (acked, pushed) = tokio::join!(
-            join_all(claimed.iter().map(|d| queue.ack(d.id))),
-            join_all(more.iter().map(|e| queue.push(e, Lane::Main)))
-        );
-        assert!(acked.iter().chain(&pushed).all(Result::is_ok));
-        assert_eq!(
-            rows(&db).await,
-            10,
-            "the 40 acked are gone, the 10 new stored"
-        );
+        let writes = WriteBatcher::new(db.clone(), limits);
+        let counts =
+            (0..40).map(|_| writes.write(|b| async move { Queue::find().count(&*b).await }));
+        let counted = join_all(counts).await;
+        assert!(counted.iter().all(Result::is_ok));
+        assert!(writes.stats().commits >= 5, "{:?}", writes.stats());
     }
 
     #[tokio::test]
@@ -383,12 +449,20 @@ mod tests {
     async fn a_write_sees_what_earlier_writes_of_its_batch_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let db = file_db(&dir).await;
+        let sql = |text: &str| Statement::from_string(db.get_database_backend(), text.to_owned());
+        db.execute(sql("CREATE TABLE t (x INTEGER)")).await.unwrap();
         let writes = WriteBatcher::new(db.clone(), CommitLimits::default());
-        let queue = LocalQueue::with_batcher(db.clone(), writes.clone());
-        let first = event(1);
-        let count = writes.write(|batch| async move { Queue::find().count(&*batch).await });
-        let (pushed, counted) = tokio::join!(queue.push(&first, Lane::Main), count);
-        pushed.unwrap();
+        let (insert, count) = (
+            sql("INSERT INTO t VALUES (1)"),
+            sql("SELECT COUNT(*) AS n FROM t"),
+        );
+        let inserted = writes.write(move |b| async move { b.execute(insert).await });
+        let counted = writes.write(move |b| async move {
+            let row = b.query_one(count).await?.expect("a row");
+            row.try_get::<i64>("", "n")
+        });
+        let (inserted, counted) = tokio::join!(inserted, counted);
+        inserted.unwrap();
         assert_eq!(counted.unwrap(), 1);
     }
 }
