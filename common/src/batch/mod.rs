@@ -5,11 +5,11 @@
 //! A writer task (one on SQLite, a few side by side on PostgreSQL) runs each batch's writes in
 //! turn in one transaction and commits it. A caller is answered only after the commit, so what
 //! it wrote is durable when it hears Ok, exactly as with a transaction of its own. Batches form
-//! on their own while the previous commit runs; with [`CommitLimits::wait`] a small batch also waits a moment for more. If any
-//! write of a batch fails, the whole batch is rolled back and every caller in it gets an error
-//! (PostgreSQL would otherwise roll the aborted transaction back at commit without saying so):
-//! nothing is ever reported done that was not committed, and each caller retries as it would
-//! after a failed write of its own.
+//! on their own while the previous commit runs; with [`CommitLimits::wait`] a small batch also
+//! waits a moment for more. If any write of a batch fails, the whole batch is rolled back and
+//! every caller in it gets an error (PostgreSQL would otherwise roll the aborted transaction
+//! back at commit without saying so): nothing is ever reported done that was not committed,
+//! and each caller retries as it would after a failed write of its own.
 mod combine;
 
 use std::any::Any;
