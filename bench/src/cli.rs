@@ -208,6 +208,9 @@ pub struct EmbeddedArgs {
     /// Leave the peer out (no Node needed).
     #[arg(long)]
     pub no_peer: bool,
+    /// Leave out the run without group commit (the baseline), e.g. for long runs.
+    #[arg(long)]
+    pub no_baseline: bool,
 }
 
 /// `HOOKLINE_VAR=value`.

@@ -74,7 +74,8 @@ pub async fn run(args: &EmbeddedArgs, load_threads: usize) -> anyhow::Result<()>
         ("defaults", &[]),
     ];
     let mut results = Vec::new();
-    for (name, vars) in configurations {
+    let skip = usize::from(args.no_baseline);
+    for (name, vars) in configurations.into_iter().skip(skip) {
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(var, value)| ((*var).to_owned(), (*value).to_owned()))
