@@ -179,6 +179,26 @@ impl QueueMessage {
     }
 }
 
+/// A `jira:issue_created` event of Connect tenant `client_key` for unit tests, received now.
+#[cfg(test)]
+pub(crate) fn test_event(
+    client_key: &ClientKey,
+    webhook_id: Option<String>,
+    payload: &str,
+) -> EventEnvelope {
+    EventEnvelope {
+        event_id: Uuid::new_v4(),
+        tenant: TenantId::Connect(client_key.clone()),
+        product: ProductType::Jira,
+        event: "jira:issue_created".into(),
+        webhook_id,
+        retry: 0,
+        flow: None,
+        received_at: Utc::now(),
+        payload: RawValue::from_string(payload.to_owned()).expect("valid JSON"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

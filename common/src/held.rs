@@ -225,10 +225,8 @@ impl HeldEvents {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::value::RawValue;
-
     use super::*;
-    use crate::tenant::{ProductType, TenantId};
+    use crate::tenant::TenantId;
 
     async fn held() -> HeldEvents {
         let db = crate::db::connect("sqlite::memory:").await.unwrap();
@@ -241,18 +239,8 @@ mod tests {
     }
 
     fn event(issue: &str) -> EventEnvelope {
-        EventEnvelope {
-            event_id: uuid::Uuid::new_v4(),
-            tenant: TenantId::Connect(ck("site-a")),
-            product: ProductType::Jira,
-            event: "jira:issue_created".into(),
-            webhook_id: Some(format!("wh-{issue}")),
-            retry: 0,
-            flow: None,
-            received_at: Utc::now(),
-            payload: RawValue::from_string(format!(r#"{{"issue": {{"key": "{issue}"}}}}"#))
-                .unwrap(),
-        }
+        let payload = format!(r#"{{"issue": {{"key": "{issue}"}}}}"#);
+        crate::envelope::test_event(&ck("site-a"), Some(format!("wh-{issue}")), &payload)
     }
 
     fn issues(claim: &Claim) -> Vec<String> {

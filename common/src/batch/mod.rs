@@ -310,7 +310,6 @@ async fn gather(
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
     use futures::future::join_all;
     use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 
@@ -328,19 +327,8 @@ mod tests {
     }
 
     fn event(n: usize) -> EventEnvelope {
-        EventEnvelope {
-            event_id: uuid::Uuid::new_v4(),
-            tenant: crate::tenant::TenantId::Connect(
-                crate::tenant::ClientKey::parse("ck").expect("a key"),
-            ),
-            product: crate::tenant::ProductType::Jira,
-            event: "jira:issue_created".into(),
-            webhook_id: Some(format!("wh-{n}")),
-            retry: 0,
-            flow: None,
-            received_at: Utc::now(),
-            payload: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
-        }
+        let client_key = crate::tenant::ClientKey::parse("ck").expect("a key");
+        crate::envelope::test_event(&client_key, Some(format!("wh-{n}")), "{}")
     }
 
     async fn rows(db: &DatabaseConnection) -> u64 {

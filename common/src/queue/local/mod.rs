@@ -327,10 +327,7 @@ impl LanePublisher for LocalQueue {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::value::RawValue;
-
     use super::*;
-    use crate::tenant::ProductType;
 
     async fn queue() -> LocalQueue {
         let db = crate::db::connect("sqlite::memory:").await.unwrap();
@@ -339,19 +336,8 @@ mod tests {
     }
 
     fn event() -> EventEnvelope {
-        EventEnvelope {
-            event_id: uuid::Uuid::new_v4(),
-            tenant: crate::tenant::TenantId::Connect(
-                crate::tenant::ClientKey::parse("ck").expect("a key"),
-            ),
-            product: ProductType::Jira,
-            event: "jira:issue_created".into(),
-            webhook_id: Some("wh-1".into()),
-            retry: 0,
-            flow: None,
-            received_at: Utc::now(),
-            payload: RawValue::from_string("{}".into()).unwrap(),
-        }
+        let client_key = crate::tenant::ClientKey::parse("ck").expect("a key");
+        crate::envelope::test_event(&client_key, Some("wh-1".into()), "{}")
     }
 
     async fn dead_one(queue: &LocalQueue) -> i64 {

@@ -105,12 +105,10 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use serde_json::value::RawValue;
-
     use crate::crypto::Keyring;
     use crate::envelope::EventEnvelope;
     use crate::held::HeldEvents;
-    use crate::tenant::{ClientKey, InstallPayload, ProductType, TenantId, TenantStore};
+    use crate::tenant::{ClientKey, InstallPayload, TenantStore};
 
     const KEY: &str = "k1=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 
@@ -124,17 +122,7 @@ mod tests {
     }
 
     fn event(client_key: &ClientKey) -> EventEnvelope {
-        EventEnvelope {
-            event_id: uuid::Uuid::new_v4(),
-            tenant: TenantId::Connect(client_key.clone()),
-            product: ProductType::Jira,
-            event: "jira:issue_created".into(),
-            webhook_id: None,
-            retry: 0,
-            flow: None,
-            received_at: chrono::Utc::now(),
-            payload: RawValue::from_string("{}".into()).unwrap(),
-        }
+        crate::envelope::test_event(client_key, None, "{}")
     }
 
     async fn store() -> (TenantStore, HeldEvents) {

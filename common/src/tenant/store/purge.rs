@@ -120,17 +120,7 @@ mod tests {
         let gone = ClientKey::parse("gone").unwrap();
         assert!(store.find_by_client_key(&gone).await.unwrap().is_some());
         let held = crate::held::HeldEvents::new(db.clone());
-        let event = crate::envelope::EventEnvelope {
-            event_id: uuid::Uuid::new_v4(),
-            tenant: crate::tenant::TenantId::Connect(gone.clone()),
-            product: ProductType::Jira,
-            event: "jira:issue_created".into(),
-            webhook_id: None,
-            retry: 0,
-            flow: None,
-            received_at: chrono::Utc::now(),
-            payload: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
-        };
+        let event = crate::envelope::test_event(&gone, None, "{}");
         held.hold(&gone, &event).await.unwrap();
 
         let report = store.purge(&gone).await.unwrap().expect("a known tenant");
