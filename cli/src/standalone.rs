@@ -1,7 +1,7 @@
 //! The whole pipeline in one process: the ingress and a worker over one [`Stores`] (the
 //! database opened and migrated once; a change either half makes is seen by the other at
 //! once). On the embedded default they share a SQLite database and the table-backed local
-//! queue; with `amqp.url` (and a `database.url`) set they use RabbitMQ and PostgreSQL exactly as
+//! queue; with a broker (`amqp.url` or `amqp.urls`) and a `database.url` set they use RabbitMQ and PostgreSQL exactly as
 //! separate services would.
 use std::path::Path;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ impl Pipeline {
     /// Starts the ingress and a worker; both stop when `shutdown` fires.
     pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         // The embedded mode locks its data directory even when its database is elsewhere.
-        if settings.database.url.is_none() || settings.amqp.url.is_none() {
+        if settings.database.url.is_none() || !settings.amqp.uses_broker() {
             std::fs::create_dir_all(&settings.data_dir.0).with_context(|| {
                 format!(
                     "creating the data directory {}",
@@ -45,7 +45,7 @@ impl Pipeline {
                 )
             })?;
         }
-        if settings.amqp.url.is_some() {
+        if settings.amqp.uses_broker() {
             Self::with_broker(settings, shutdown).await
         } else {
             Self::embedded(settings, shutdown).await

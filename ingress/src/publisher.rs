@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::amqp::{publish_event, Link, LinkState, Topology};
+use common::amqp::{publish_event, Brokers, Link, LinkState, Topology};
 use common::envelope::EventEnvelope;
 use common::queue::lane::{Lane, LanePublisher};
 use common::queue::PublishError;
@@ -38,7 +38,7 @@ impl AmqpPublisher {
     /// Starts the supervised link: connect as `connection_name`, open a confirm channel,
     /// declare the topology.
     pub fn start(
-        url: &str,
+        brokers: Brokers,
         connection_name: String,
         topology: Topology,
         app_id: &str,
@@ -49,7 +49,7 @@ impl AmqpPublisher {
         let declared = topology.clone();
         let gauge = metrics.clone();
         let link = Link::spawn(
-            url.to_owned(),
+            brokers,
             connection_name,
             move |connection: Arc<Connection>| {
                 let topology = declared.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use common::amqp::Topology;
+use common::amqp::{Brokers, Topology};
 use common::config::Settings;
 use common::connect::Verifier;
 use common::queue::lane::{FairPublisher, LanePublisher};
@@ -53,14 +53,14 @@ impl Application {
         stores: Stores,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let Some(amqp_url) = settings.amqp.url.clone() else {
-            bail!("amqp.url is not set: the ingress needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
+        let Some(brokers) = Brokers::from_settings(&settings.amqp) else {
+            bail!("neither amqp.url nor amqp.urls is set: the ingress needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
         };
         let metrics = Metrics::new();
         let broker_link = CancellationToken::new();
         let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
         let publisher = AmqpPublisher::start(
-            &amqp_url,
+            brokers,
             connection_name(&settings.app.key, &settings.amqp.prefix),
             topology,
             &settings.app.key,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::amqp::{headers, publish_event, Link, Topology};
+use common::amqp::{headers, publish_event, Brokers, Link, Topology};
 use common::envelope::{EventEnvelope, QueueMessage};
 use common::queue::lane::{Lane, LanePublisher};
 use common::queue::PublishError;
@@ -55,7 +55,7 @@ struct Consuming {
 impl Consumer {
     /// Starts the supervised link (confirm channel with `prefetch`, topology declared).
     pub fn start(
-        url: &str,
+        brokers: Brokers,
         name: &str,
         topology: Topology,
         prefetch: u16,
@@ -65,7 +65,7 @@ impl Consumer {
         let declared = topology.clone();
         let link_stop = CancellationToken::new();
         let link = Link::spawn(
-            url.to_owned(),
+            brokers,
             name.to_owned(),
             move |connection: Arc<Connection>| {
                 let topology = declared.clone();

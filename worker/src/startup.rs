@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use common::amqp::Topology;
+use common::amqp::{Brokers, Topology};
 use common::config::Settings;
 use common::queue::lane::FairPublisher;
 use common::stores::Stores;
@@ -49,14 +49,14 @@ impl Worker {
         dispatcher: Dispatcher,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let Some(amqp_url) = settings.amqp.url.clone() else {
-            bail!("amqp.url is not set: the worker needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
+        let Some(brokers) = Brokers::from_settings(&settings.amqp) else {
+            bail!("neither amqp.url nor amqp.urls is set: the worker needs RabbitMQ (or run `hookline up` for the embedded pipeline)");
         };
         let metrics = dispatcher.metrics.clone();
         let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
         let name = format!("{}-worker-{}", settings.app.key, settings.amqp.prefix);
         let consumer = Consumer::start(
-            &amqp_url,
+            brokers.clone(),
             &name,
             topology,
             settings.worker.prefetch,
@@ -67,7 +67,7 @@ impl Worker {
             tracing::warn!("the broker is not reachable yet; the worker keeps trying");
         }
         let queue_metrics =
-            crate::queue_metrics::spawn_for(&settings, &amqp_url, &metrics, shutdown.clone())?;
+            crate::queue_metrics::spawn_for(&settings, &brokers, &metrics, shutdown.clone())?;
         // Resumed tenants' held events go back to the lanes on the consumer's channel, at
         // their tenant's share.
         let publisher = consumer.publisher(&settings.app.key, settings.amqp.confirm_timeout());

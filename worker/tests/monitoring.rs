@@ -8,6 +8,7 @@ mod support;
 
 use std::time::Duration;
 
+use common::amqp::Brokers;
 use common::tenant::ProductType;
 use common::testing::amqp_url;
 use serde_json::json;
@@ -112,7 +113,11 @@ async fn poller_output(worker: &TestWorker) -> String {
         .expect("the gauges register")
         .with_management(management)
         .every(Duration::from_millis(200))
-        .spawn(&amqp_url(), "hookline-test-queue-metrics", shutdown.clone());
+        .spawn(
+            Brokers::one(&amqp_url()),
+            "hookline-test-queue-metrics",
+            shutdown.clone(),
+        );
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let text = metrics.render();
@@ -175,7 +180,11 @@ async fn without_a_management_api_the_poller_exports_depth_only() {
         .expect("the gauges register")
         .with_management(closed)
         .every(Duration::from_millis(200))
-        .spawn(&amqp_url(), "hookline-test-queue-metrics", shutdown.clone());
+        .spawn(
+            Brokers::one(&amqp_url()),
+            "hookline-test-queue-metrics",
+            shutdown.clone(),
+        );
     let polled = support::eventually(WAIT, || {
         metrics
             .render()

@@ -16,7 +16,7 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<ExitCode
     let settings = settings(config, args)?;
     init_subscriber(get_subscriber(&settings.log));
     settings.warn_deprecated();
-    let mode = if settings.amqp.url.is_some() {
+    let mode = if settings.amqp.uses_broker() {
         "RabbitMQ"
     } else {
         "embedded (SQLite + local queue)"

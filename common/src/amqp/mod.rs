@@ -1,9 +1,12 @@
-//! RabbitMQ: the topology both services declare, connecting, and a supervised link that
-//! reconnects by itself after the broker restarts.
+//! RabbitMQ: the topology both services declare, connecting to one node of several, and a
+//! supervised link that reconnects by itself, to another node if need be, after a broker
+//! restart or a node's loss.
+mod brokers;
 mod publish;
 mod supervisor;
 mod topology;
 
+pub use brokers::Brokers;
 pub use publish::{publish_event, PublishFailure};
 pub use supervisor::{Link, LinkHandle, LinkState};
 pub use topology::{headers, Topology};

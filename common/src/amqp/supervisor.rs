@@ -9,6 +9,8 @@ use lapin::{Channel, Connection};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::Brokers;
+
 /// How long a stopping link waits for the broker to acknowledge its goodbyes.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,10 +53,16 @@ pub struct Link<T> {
 }
 
 impl<T: LinkHandle> Link<T> {
-    /// Spawns the supervising task: connect to `url` as `name`, run `setup` on the connection,
-    /// publish its result, and start over whenever the connection fails or a user reports the
-    /// handle broken, until `shutdown` fires.
-    pub fn spawn<F, Fut>(url: String, name: String, setup: F, shutdown: CancellationToken) -> Self
+    /// Spawns the supervising task: connect to one of `brokers` as `name`, run `setup` on the
+    /// connection, publish its result, and start over whenever the connection fails or a user
+    /// reports the handle broken, until `shutdown` fires. After a failure it tries the next
+    /// node first, so that a process leaves a node that went away.
+    pub fn spawn<F, Fut>(
+        brokers: Brokers,
+        name: String,
+        setup: F,
+        shutdown: CancellationToken,
+    ) -> Self
     where
         F: Fn(Arc<Connection>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, lapin::Error>> + Send + 'static,
@@ -68,7 +76,7 @@ impl<T: LinkHandle> Link<T> {
             stopped: stopped.clone(),
         };
         let supervisor = Supervisor {
-            url,
+            brokers,
             name,
             sender,
             broken,
@@ -153,7 +161,7 @@ async fn close(connection: Arc<Connection>, reason: &str) {
 
 /// The task that owns the connection.
 struct Supervisor<T> {
-    url: String,
+    brokers: Brokers,
     name: String,
     sender: watch::Sender<Option<T>>,
     broken: Arc<Notify>,
@@ -166,18 +174,23 @@ impl<T: LinkHandle> Supervisor<T> {
         F: Fn(Arc<Connection>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, lapin::Error>> + Send + 'static,
     {
-        let Self { url, name, .. } = &self;
+        let Self { brokers, name, .. } = &self;
         let mut backoff = FIRST_BACKOFF;
+        let mut next = brokers.first_choice();
         while !self.shutdown.is_cancelled() {
-            match super::connect(url, name).await {
-                Ok(connection) => {
+            match brokers.connect(next, name).await {
+                Ok((connection, node)) => {
+                    // Whatever ends this connection, the next attempt starts at another node.
+                    next = node + 1;
                     let connection = Arc::new(connection);
                     match setup(connection.clone()).await {
                         Ok(handle) => {
                             backoff = FIRST_BACKOFF;
-                            self.hold(&connection, handle).await;
+                            self.hold(&connection, handle, &brokers.node(node)).await;
                         }
-                        Err(error) => tracing::warn!(link = %name, %error, "broker set-up failed"),
+                        Err(error) => {
+                            tracing::warn!(link = %name, node = %brokers.node(node), %error, "broker set-up failed");
+                        }
                     }
                     let reason = if self.shutdown.is_cancelled() {
                         "shutting down"
@@ -186,7 +199,9 @@ impl<T: LinkHandle> Supervisor<T> {
                     };
                     close(connection, reason).await;
                 }
-                Err(error) => tracing::warn!(link = %name, %error, "cannot connect to the broker"),
+                Err(error) => {
+                    tracing::warn!(link = %name, nodes = brokers.len(), %error, "cannot connect to any broker node");
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
@@ -199,15 +214,15 @@ impl<T: LinkHandle> Supervisor<T> {
 
     /// Publishes `handle` until the connection fails, a user reports it broken, or shutdown;
     /// then withdraws it and closes it.
-    async fn hold(&self, connection: &Connection, handle: T) {
+    async fn hold(&self, connection: &Connection, handle: T, node: &str) {
         let failed = Arc::new(Notify::new());
         let on_error = failed.clone();
         connection.on_error(move |_| on_error.notify_one());
-        tracing::info!(link = %self.name, "broker link up");
+        tracing::info!(link = %self.name, %node, "broker link up");
         self.sender.send_replace(Some(handle.clone()));
         tokio::select! {
-            () = failed.notified() => tracing::warn!(link = %self.name, "broker connection failed"),
-            () = self.broken.notified() => tracing::warn!(link = %self.name, "broker handle reported broken"),
+            () = failed.notified() => tracing::warn!(link = %self.name, %node, "broker connection failed"),
+            () = self.broken.notified() => tracing::warn!(link = %self.name, %node, "broker handle reported broken"),
             () = self.shutdown.cancelled() => {}
         }
         self.sender.send_replace(None);

@@ -110,6 +110,7 @@ impl Settings {
             .with_list_parse_key("app.allowed_base_url_hosts")
             .with_list_parse_key("app.frame_ancestors")
             .with_list_parse_key("amqp.retry_delays_secs")
+            .with_list_parse_key("amqp.urls")
             .with_list_parse_key("forge.api_base_url_hosts")
             .with_list_parse_key("forge.triggers")
             .source(Some(settings_vars));

@@ -113,8 +113,12 @@ impl Default for DatabaseSettings {
 #[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpSettings {
-    /// `amqp://user:pass@host:5672/vhost`; absent means the in-process queue.
+    /// `amqp://user:pass@host:5672/vhost`; absent (with `urls` empty) means the in-process
+    /// queue.
     pub url: Option<String>,
+    /// One URL per node of a RabbitMQ cluster, tried in turn (after `url`, when both are set):
+    /// a process connects to a live node and moves to another when its node goes away.
+    pub urls: Vec<String>,
     /// Prefix of every exchange and queue name.
     pub prefix: String,
     /// How long the ingress waits for a publisher confirm before answering 503, ms.
@@ -124,6 +128,11 @@ pub struct AmqpSettings {
 }
 
 impl AmqpSettings {
+    /// Whether a broker is configured (`url` or `urls`): otherwise the in-process queue.
+    pub fn uses_broker(&self) -> bool {
+        self.url.is_some() || !self.urls.is_empty()
+    }
+
     /// How long the ingress waits for a publisher confirm.
     pub fn confirm_timeout(&self) -> Duration {
         Duration::from_millis(self.confirm_timeout_ms)
@@ -134,6 +143,7 @@ impl Default for AmqpSettings {
     fn default() -> Self {
         Self {
             url: None,
+            urls: Vec::new(),
             prefix: "hookline".into(),
             confirm_timeout_ms: 5_000,
             retry_delays_secs: vec![5, 30, 120, 600],
@@ -158,6 +168,14 @@ impl fmt::Debug for AmqpSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AmqpSettings")
             .field("url", &self.url.as_deref().map(without_password))
+            .field(
+                "urls",
+                &self
+                    .urls
+                    .iter()
+                    .map(|url| without_password(url))
+                    .collect::<Vec<_>>(),
+            )
             .field("prefix", &self.prefix)
             .field("confirm_timeout_ms", &self.confirm_timeout_ms)
             .field("retry_delays_secs", &self.retry_delays_secs)

@@ -171,6 +171,7 @@ impl Settings {
         if self.worker.max_attempts == 0 {
             return Err(unsafe_setting("worker.max_attempts", "must be at least 1"));
         }
+        self.validate_broker_urls()?;
         if self.amqp.retry_delays_secs.is_empty() {
             return Err(unsafe_setting(
                 "amqp.retry_delays_secs",
@@ -195,6 +196,29 @@ impl Settings {
 }
 
 impl Settings {
+    /// Every broker URL is `amqp://` or `amqps://` with a host; the error never repeats the
+    /// URL, which holds a password.
+    fn validate_broker_urls(&self) -> Result<(), ConfigError> {
+        let named = self.amqp.url.iter().map(|url| ("amqp.url", 1, url));
+        let listed = (self.amqp.urls.iter().enumerate()).map(|(i, url)| ("amqp.urls", i + 1, url));
+        for (setting, position, url) in named.chain(listed) {
+            let usable = Url::parse(url)
+                .is_ok_and(|url| matches!(url.scheme(), "amqp" | "amqps") && url.has_host());
+            if !usable {
+                let which = if setting == "amqp.urls" {
+                    format!("entry {position} ")
+                } else {
+                    String::new()
+                };
+                return Err(unsafe_setting(
+                    setting,
+                    format!("{which}must be an amqp:// or amqps:// URL with a host (amqp://user:password@host:5672/vhost)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_database(&self) -> Result<(), ConfigError> {
         if !(1..=4096).contains(&self.database.group_commit_rows) {
             return Err(unsafe_setting(
@@ -303,6 +327,37 @@ mod tests {
         assert_eq!(settings.app.scopes, ["READ", "WRITE"]);
         assert!(settings.database_url().starts_with("sqlite://"));
         assert!(settings.amqp.url.is_none());
+    }
+
+    #[test]
+    fn broker_urls_come_as_a_list_and_are_checked_without_being_repeated() {
+        let settings = load(&[(
+            "HOOKLINE_AMQP__URLS",
+            "amqp://u:pw@rabbit-1:5672/%2f,amqp://u:pw@rabbit-2:5672/%2f",
+        )])
+        .expect("two nodes");
+        assert_eq!(settings.amqp.urls.len(), 2);
+        assert!(settings.amqp.uses_broker());
+        assert!(!load(&[]).expect("defaults").amqp.uses_broker());
+        for (var, value, named) in [
+            (
+                "HOOKLINE_AMQP__URLS",
+                "amqp://u:pw@rabbit-1/%2f,secret-pw",
+                "amqp.urls",
+            ),
+            (
+                "HOOKLINE_AMQP__URL",
+                "http://u:secret-pw@rabbit-1/",
+                "amqp.url",
+            ),
+        ] {
+            let error = load(&[(var, value)]).expect_err("refused").to_string();
+            assert!(error.contains(named), "{error}");
+            assert!(
+                !error.contains("secret-pw"),
+                "the URL is not repeated: {error}"
+            );
+        }
     }
 
     #[test]

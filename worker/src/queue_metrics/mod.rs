@@ -16,7 +16,7 @@ mod management;
 
 use std::time::Duration;
 
-use common::amqp::{Link, Topology};
+use common::amqp::{Brokers, Link, Topology};
 use common::config::Settings;
 use common::queue::lane::Lane;
 use lapin::options::QueueDeclareOptions;
@@ -37,10 +37,10 @@ use crate::metrics::Metrics;
 pub const POLL_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Starts polling the queues of `settings.amqp.prefix` into `metrics`, with the management API
-/// guessed from the AMQP URL (same host, port 15672, same credentials and vhost).
+/// guessed from the first broker's URL (same host, port 15672, same credentials and vhost).
 pub fn spawn_for(
     settings: &Settings,
-    amqp_url: &str,
+    brokers: &Brokers,
     metrics: &Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
@@ -50,9 +50,9 @@ pub fn spawn_for(
         settings.app.key, settings.amqp.prefix
     );
     let monitor = QueueMonitor::new(topology, metrics)?
-        .with_management(ManagementApi::for_amqp_url(amqp_url));
+        .with_management(ManagementApi::for_amqp_url(brokers.url(0)));
     // It stops with `shutdown`; the worker waits for its connection to close before exiting.
-    Ok(monitor.spawn(amqp_url, &name, shutdown))
+    Ok(monitor.spawn(brokers.clone(), &name, shutdown))
 }
 
 /// The three gauges, registered in the worker's registry.
@@ -145,9 +145,14 @@ impl QueueMonitor {
     }
 
     /// Connects as `name` and polls until `shutdown`; the task ends once its connection closed.
-    pub fn spawn(self, amqp_url: &str, name: &str, shutdown: CancellationToken) -> JoinHandle<()> {
+    pub fn spawn(
+        self,
+        brokers: Brokers,
+        name: &str,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<()> {
         let link = Link::spawn(
-            amqp_url.to_owned(),
+            brokers,
             name.to_owned(),
             |connection: std::sync::Arc<Connection>| async move { connection.create_channel().await },
             shutdown.clone(),

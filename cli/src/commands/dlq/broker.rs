@@ -5,7 +5,7 @@
 //! alone are returned (nack with requeue) only at the end. A replayed message is acked only
 //! once the broker has confirmed its copy on the events exchange.
 use anyhow::{bail, Context};
-use common::amqp::{headers, Topology};
+use common::amqp::{headers, Brokers, Topology};
 use common::config::Settings;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -17,7 +17,6 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 
 use super::{DeadLetter, Disposal, Selection};
-use crate::commands::admin::redact;
 
 /// Whether the broker or the worker added this header on the way to (or while in) the
 /// dead-letter queue; a replayed message starts without them.
@@ -35,10 +34,11 @@ pub struct BrokerDlq {
 }
 
 impl BrokerDlq {
-    pub async fn open(url: &str, settings: &Settings) -> anyhow::Result<Self> {
-        let connection = common::amqp::connect(url, "hookline-admin")
+    pub async fn open(brokers: &Brokers, settings: &Settings) -> anyhow::Result<Self> {
+        let (connection, _) = brokers
+            .connect(0, "hookline-admin")
             .await
-            .with_context(|| format!("connecting to RabbitMQ at {}", redact(url)))?;
+            .with_context(|| format!("connecting to RabbitMQ (nodes {brokers:?})"))?;
         let topology = Topology::new(&settings.amqp.prefix, &settings.amqp.retry_delays_secs);
         let dlq = Self {
             connection,

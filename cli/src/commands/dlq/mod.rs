@@ -124,8 +124,8 @@ enum Dlq {
 
 impl Dlq {
     async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        Ok(match &settings.amqp.url {
-            Some(url) => Self::Broker(broker::BrokerDlq::open(url, settings).await?),
+        Ok(match common::amqp::Brokers::from_settings(&settings.amqp) {
+            Some(brokers) => Self::Broker(broker::BrokerDlq::open(&brokers, settings).await?),
             None => Self::Local(local::LocalDlq::open(settings).await?),
         })
     }
