@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use simulator::{Endpoint, Fault, FaultKind};
 use tests::chaos::stream::{Sent, Site, Stream};
-use tests::chaos::summary::{quantile, Effects};
+use tests::chaos::summary::{quantile, Effects, Timeline};
 use tests::chaos::Cluster;
 
 /// Webhooks per second from each site.
@@ -110,7 +110,7 @@ async fn every_accepted_webhook_has_exactly_one_comment_through_kills_restarts_a
     log.mark("stream stopped; draining");
     let sent = stream.stop().await;
     let site_keys: Vec<(String, String)> = sites.iter().flat_map(Site::effect_keys).collect();
-    let effects = drain(&cluster, &site_keys, &sent).await;
+    let effects = Effects::settle(&cluster.product, &site_keys, &sent, DRAIN).await;
     log.mark("drained");
     let summary = effects.summarise(&sent);
     let of_site = |wanted: fn(&Site) -> bool| {
@@ -210,21 +210,6 @@ fn storm() -> Vec<Fault> {
     ]
 }
 
-/// Waits until every accepted delivery has its comment (or [`DRAIN`] ran out), then a little
-/// longer so late duplicates would show; returns the comments as they are then.
-async fn drain(cluster: &Cluster, sites: &[(String, String)], sent: &[Sent]) -> Effects {
-    let deadline = Instant::now() + DRAIN;
-    loop {
-        let effects = Effects::read(&cluster.product, sites);
-        if effects.summarise(sent).lost == 0 || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    Effects::read(&cluster.product, sites)
-}
-
 /// The first few accepted deliveries without a comment, for the failure message.
 fn lost(effects: &Effects, sent: &[Sent]) -> Vec<(String, String, Vec<u16>)> {
     sent.iter()
@@ -238,30 +223,4 @@ fn lost(effects: &Effects, sent: &[Sent]) -> Vec<(String, String, Vec<u16>)> {
             )
         })
         .collect()
-}
-
-/// When each disruption happened, for the printed report.
-#[derive(Default)]
-struct Timeline {
-    start: Option<Instant>,
-    marks: Vec<(Duration, String)>,
-}
-
-impl Timeline {
-    fn mark(&mut self, what: &str) {
-        self.note(what.to_owned());
-    }
-
-    fn note(&mut self, what: String) {
-        let start = *self.start.get_or_insert_with(Instant::now);
-        self.marks.push((start.elapsed(), what));
-    }
-
-    fn render(&self) -> String {
-        self.marks
-            .iter()
-            .map(|(at, what)| format!("  {:>6.1}s {what}", at.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
 }

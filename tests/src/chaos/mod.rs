@@ -2,7 +2,9 @@
 //! PostgreSQL and a private RabbitMQ node, the Connect simulator as Jira on both sides (and
 //! the simulator's Forge, for Forge sites), and a steady stream of signed webhooks and Forge
 //! events; the test kills and restarts pieces while it flows.
+pub mod fleet;
 pub mod processes;
+pub mod rabbit_cluster;
 pub mod services;
 pub mod stream;
 pub mod summary;
@@ -25,6 +27,8 @@ use stream::Site;
 
 /// The database the services use inside the private cluster.
 const DATABASE: &str = "postgres";
+/// The services' `amqp.prefix`.
+const PREFIX: &str = "chaos";
 
 /// Everything a chaos run owns. Dropping it kills the processes, then stops the services.
 pub struct Cluster {
@@ -85,21 +89,14 @@ impl Cluster {
 
     /// The variables every service gets, as an operator would set them.
     fn env(&self, metrics_port: u16) -> Vec<(String, String)> {
-        let mut vars = pipeline_vars(self.ingress_port, &self.connect.key_server_url());
-        vars.extend(forge_vars(&self.forge));
-        vars.extend([
-            ("HOOKLINE_DATABASE__URL", self.postgres.url(DATABASE)),
+        service_vars(
+            self.ingress_port,
+            &self.connect,
+            &self.forge,
+            &self.postgres.url(DATABASE),
             ("HOOKLINE_AMQP__URL", self.rabbit.url()),
-            ("HOOKLINE_AMQP__PREFIX", "chaos".to_owned()),
-            // A short call timeout keeps the ledger lease of a killed worker short (6 × 2 s
-            // + 10 s), so its in-flight events are taken over within the test's patience.
-            ("HOOKLINE_OUTBOUND__TIMEOUT_SECS", "2".to_owned()),
-            ("HOOKLINE_OUTBOUND__CONNECT_TIMEOUT_SECS", "1".to_owned()),
-            ("HOOKLINE_WORKER__METRICS_PORT", metrics_port.to_string()),
-            ("HOOKLINE_LOG__FORMAT", "json".to_owned()),
-            ("HOOKLINE_LOG__LEVEL", "info".to_owned()),
-        ]);
-        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            metrics_port,
+        )
     }
 
     /// Starts the ingress (on the same port each time) and waits for `/readyz`.
@@ -223,12 +220,45 @@ impl Cluster {
     }
 
     async fn add_echo_rule(&self, client_key: &ClientKey) -> anyhow::Result<()> {
-        let db = common::db::connect(&self.postgres.url(DATABASE)).await?;
-        let spec: RuleSpec = serde_json::from_value(rules::echo())?;
-        RuleStore::new(db.clone(), Duration::ZERO)
-            .add(client_key, &spec)
-            .await?;
-        db.close().await?;
-        Ok(())
+        add_echo_rule(&self.postgres.url(DATABASE), client_key).await
     }
+}
+
+/// The variables every service of a chaos run gets, as an operator would set them: the app
+/// at `ingress_port` (its public URL), checked against the simulators, on `database` and the
+/// broker setting `amqp` (`amqp.url` or `amqp.urls`), with its metrics on `metrics_port`.
+fn service_vars(
+    ingress_port: u16,
+    connect: &ConnectSim,
+    forge: &ForgeSim,
+    database: &str,
+    amqp: (&'static str, String),
+    metrics_port: u16,
+) -> Vec<(String, String)> {
+    let mut vars = pipeline_vars(ingress_port, &connect.key_server_url());
+    vars.extend(forge_vars(forge));
+    vars.extend([
+        ("HOOKLINE_DATABASE__URL", database.to_owned()),
+        amqp,
+        ("HOOKLINE_AMQP__PREFIX", PREFIX.to_owned()),
+        // A short call timeout keeps the ledger lease of a killed worker short (6 × 2 s
+        // + 10 s), so its in-flight events are taken over within the test's patience.
+        ("HOOKLINE_OUTBOUND__TIMEOUT_SECS", "2".to_owned()),
+        ("HOOKLINE_OUTBOUND__CONNECT_TIMEOUT_SECS", "1".to_owned()),
+        ("HOOKLINE_WORKER__METRICS_PORT", metrics_port.to_string()),
+        ("HOOKLINE_LOG__FORMAT", "json".to_owned()),
+        ("HOOKLINE_LOG__LEVEL", "info".to_owned()),
+    ]);
+    vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// Gives `client_key`'s tenant the rule [`rules::echo`], in the database at `database`.
+async fn add_echo_rule(database: &str, client_key: &ClientKey) -> anyhow::Result<()> {
+    let db = common::db::connect(database).await?;
+    let spec: RuleSpec = serde_json::from_value(rules::echo())?;
+    RuleStore::new(db.clone(), Duration::ZERO)
+        .add(client_key, &spec)
+        .await?;
+    db.close().await?;
+    Ok(())
 }

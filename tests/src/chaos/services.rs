@@ -180,44 +180,74 @@ pub struct PrivateRabbit {
     node: String,
     dir: ScratchDir,
     port: u16,
+    dist_port: u16,
 }
 
 impl PrivateRabbit {
     /// Starts a node named `hookline-chaos-{id}@localhost` and waits for its AMQP port.
     pub async fn start() -> anyhow::Result<Self> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let rabbit = Self::create(&format!("hookline-chaos-{}@localhost", &id[..12]), "")?;
+        rabbit.up().await?;
+        Ok(rabbit)
+    }
+
+    /// Prepares node `node` in a scratch directory, on free ports, with `config` added to its
+    /// `rabbitmq.conf`; [`PrivateRabbit::up`] starts it.
+    pub fn create(node: &str, config: &str) -> anyhow::Result<Self> {
         let dir = ScratchDir::create();
         let port = free_port();
-        let dist_port = free_port();
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let node = format!("hookline-chaos-{}@localhost", &id[..12]);
         std::fs::write(dir.path().join("enabled_plugins"), "[].\n")?;
         std::fs::write(
             dir.path().join("rabbitmq.conf"),
-            format!("listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n"),
+            format!("listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n{config}"),
         )?;
         give_to("rabbitmq", dir.path())?;
-        let path = |name: &str| dir.path().join(name);
+        Ok(Self {
+            node: node.to_owned(),
+            dir,
+            port,
+            dist_port: free_port(),
+        })
+    }
+
+    /// Starts the Erlang node and the application, and waits for the AMQP port.
+    pub async fn up(&self) -> anyhow::Result<()> {
+        let path = |name: &str| self.dir.path().join(name);
         let status = Command::new("rabbitmq-server")
             .arg("-detached")
-            .env("RABBITMQ_NODENAME", &node)
-            .env("RABBITMQ_NODE_PORT", port.to_string())
-            .env("RABBITMQ_DIST_PORT", dist_port.to_string())
+            .env("RABBITMQ_NODENAME", &self.node)
+            .env("RABBITMQ_NODE_PORT", self.port.to_string())
+            .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
             .env("RABBITMQ_MNESIA_BASE", path("mnesia"))
             .env("RABBITMQ_LOG_BASE", path("log"))
             .env("RABBITMQ_ENABLED_PLUGINS_FILE", path("enabled_plugins"))
             .env("RABBITMQ_CONFIG_FILE", path("rabbitmq.conf"))
             .env("RABBITMQ_PID_FILE", path("pid"))
-            .current_dir(dir.path())
+            .current_dir(self.dir.path())
             .status()
             .context("running rabbitmq-server; run scripts/test, which installs RabbitMQ")?;
         if !status.success() {
-            bail!("rabbitmq-server -detached failed for {node}");
+            bail!("rabbitmq-server -detached failed for {}", self.node);
         }
-        let rabbit = Self { node, dir, port };
-        wait_for_port("the private RabbitMQ node", port)
+        wait_for_port("the private RabbitMQ node", self.port)
             .await
-            .with_context(|| format!("see {}", rabbit.dir.path().join("log").display()))?;
-        Ok(rabbit)
+            .with_context(|| format!("see {}", self.dir.path().join("log").display()))
+    }
+
+    /// Stops the whole node (the Erlang VM too), as a machine going down would.
+    pub fn down(&self) -> anyhow::Result<()> {
+        self.ctl(&["stop"]).map(drop)
+    }
+
+    /// The node's name (`name@localhost`).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The node's AMQP port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `amqp://guest:guest@127.0.0.1:{port}/%2f`.
@@ -236,7 +266,8 @@ impl PrivateRabbit {
         wait_for_port("the private RabbitMQ node", self.port).await
     }
 
-    fn ctl(&self, args: &[&str]) -> anyhow::Result<String> {
+    /// Runs `rabbitmqctl -n {node} args`; its output.
+    pub fn ctl(&self, args: &[&str]) -> anyhow::Result<String> {
         let output = Command::new("rabbitmqctl")
             .arg("-n")
             .arg(&self.node)

@@ -28,6 +28,10 @@ const FORGE_RETRY_DELAY: Duration = Duration::from_secs(8);
 pub enum Site {
     /// A Connect site: signed webhooks through the Connect simulator.
     Connect(ConnectSim, SimTenant),
+    /// A Connect site whose webhooks alternate between several ingresses, as a load balancer
+    /// in front of them would send them: one simulator per ingress, each delivery (with its
+    /// retries) through the next.
+    Balanced(Vec<ConnectSim>, SimTenant),
     /// A Forge installation: events through the simulator's Forge.
     Forge(ForgeSim, ForgeSite),
     /// One site known both ways (a Connect app on Forge): every event is sent as a webhook
@@ -39,7 +43,9 @@ impl Site {
     /// The key the product simulator records its effects under.
     pub fn key(&self) -> &str {
         match self {
-            Self::Connect(_, tenant) | Self::BothWays(_, tenant, _, _) => &tenant.client_key,
+            Self::Connect(_, tenant)
+            | Self::Balanced(_, tenant)
+            | Self::BothWays(_, tenant, _, _) => &tenant.client_key,
             Self::Forge(_, site) => &site.site_key,
         }
     }
@@ -182,6 +188,11 @@ async fn deliver(site: &Site, number: u64) -> Sent {
     let (accepted, attempts) = match site {
         Site::Connect(connect, tenant) => {
             let payload = payloads::jira_issue_created(&issue_key, "chaos", "KAN");
+            webhook(connect, tenant, &issue_key, payload).await
+        }
+        Site::Balanced(connects, tenant) => {
+            let payload = payloads::jira_issue_created(&issue_key, "chaos", "KAN");
+            let connect = &connects[usize::try_from(number).unwrap_or_default() % connects.len()];
             webhook(connect, tenant, &issue_key, payload).await
         }
         Site::Forge(forge, forge_site) => {

@@ -72,6 +72,23 @@ impl Effects {
         Self(effects)
     }
 
+    /// Waits until every accepted delivery of `sent` has its comment (or `patience` ran
+    /// out), then 3 s longer so that late duplicates would show; the comments as they are
+    /// then.
+    pub async fn settle(
+        product: &ProductSim,
+        sites: &[(String, String)],
+        sent: &[Sent],
+        patience: Duration,
+    ) -> Self {
+        let deadline = Instant::now() + patience;
+        while Self::read(product, sites).summarise(sent).lost > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Self::read(product, sites)
+    }
+
     /// When `sent`'s first comment came, if it did.
     pub fn first(&self, sent: &Sent) -> Option<Instant> {
         self.0
@@ -124,6 +141,38 @@ impl Effects {
             .collect();
         latencies.sort();
         latencies
+    }
+}
+
+/// When each disruption of a run happened, for the printed report.
+#[derive(Default)]
+pub struct Timeline {
+    start: Option<Instant>,
+    marks: Vec<(Duration, String)>,
+}
+
+impl Timeline {
+    /// Notes `what` now (the first note starts the clock).
+    pub fn mark(&mut self, what: &str) {
+        self.note(what.to_owned());
+    }
+
+    /// [`Timeline::mark`] for a formatted note.
+    pub fn note(&mut self, what: String) {
+        let start = *self.start.get_or_insert_with(Instant::now);
+        self.marks.push((start.elapsed(), what));
+    }
+
+    /// One line per note: seconds since the first, and the note.
+    pub fn render(&self) -> String {
+        self.marks
+            .iter()
+            .map(|(at, what)| format!("  {:>6.1}s {what}", at.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(
+                "
+",
+            )
     }
 }
 
